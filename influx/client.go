@@ -1,0 +1,309 @@
+// Package influx is a small, read-only client for the parts of the InfluxDB v2
+// API that token audits need: authorizations, and the buckets and orgs that
+// their permissions point at.
+package influx
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBody caps how much of one response is read. The token list has no
+// paging, so it is large on big instances (10,000 tokens is about 7 MB), but
+// anything past this cap is a broken or hostile server.
+const DefaultMaxBody = 32 << 20
+
+// Options configure a Client. Host and Token are required.
+type Options struct {
+	Host       string        // base URL; a path prefix is kept
+	Token      string        // sent as "Authorization: Token …"
+	Timeout    time.Duration // per HTTP attempt, including reading the body
+	SkipVerify bool          // accept any TLS certificate
+	UserAgent  string
+	MaxBody    int64 // 0 means DefaultMaxBody
+
+	// Retry bounds the waits on 429 and 503; zero values take the defaults.
+	Retry RetryPolicy
+
+	// HTTPClient replaces the default client (tests); Timeout and SkipVerify
+	// are then the caller's business.
+	HTTPClient *http.Client
+}
+
+// Client talks to one InfluxDB. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	token     string
+	userAgent string
+	maxBody   int64
+	retry     RetryPolicy
+	http      *http.Client
+	scrub     func(string) string
+}
+
+// New checks the options and returns a client. It makes no request.
+func New(o Options) (*Client, error) {
+	base, err := ParseHost(o.Host)
+	if err != nil {
+		return nil, err
+	}
+	if o.Token == "" {
+		return nil, errors.New("influx: empty token")
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.SkipVerify {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it (INFLUX_SKIP_VERIFY)
+		}
+		hc = &http.Client{Transport: tr, Timeout: o.Timeout}
+	}
+	c := &Client{
+		base:      base,
+		token:     o.Token,
+		userAgent: o.UserAgent,
+		maxBody:   o.MaxBody,
+		retry:     o.Retry.withDefaults(),
+		http:      hc,
+		scrub:     Scrubber(o.Token),
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBody
+	}
+	if c.userAgent == "" {
+		c.userAgent = "influx-token-mcp"
+	}
+	return c, nil
+}
+
+// ParseHost parses an InfluxDB base URL such as https://eu-central-1-1.aws.cloud2.influxdata.com
+// or http://localhost:8086/influx/ (a path prefix behind a proxy).
+func ParseHost(host string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(host))
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q must start with http:// or https://", host)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host name", host)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must be a plain base URL, without credentials, query or fragment", host)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Host is the configured host name (with port), for messages.
+func (c *Client) Host() string { return c.base.Host }
+
+// ListAuthorizations calls GET /api/v2/authorizations and hands each
+// authorization to fn as it is decoded, so that a list of thousands of tokens
+// is never held as one document. fn may keep the pointer.
+func (c *Client) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*Authorization) error) error {
+	q := url.Values{}
+	setIf(q, "user", f.User)
+	setIf(q, "userID", f.UserID)
+	setIf(q, "org", f.Org)
+	setIf(q, "orgID", f.OrgID)
+	return c.get(ctx, "/api/v2/authorizations", q, func(body io.Reader) error {
+		return decodeList(body, "authorizations", func(a *Authorization) error {
+			if a.ID == "" {
+				return errors.New("an authorization without id")
+			}
+			return fn(a)
+		})
+	})
+}
+
+// GetAuthorization calls GET /api/v2/authorizations/{id}.
+func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorization, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	var a Authorization
+	err := c.get(ctx, "/api/v2/authorizations/"+url.PathEscape(id), nil, func(body io.Reader) error {
+		if err := decodeObject(body, &a); err != nil {
+			return err
+		}
+		if a.ID == "" {
+			return errors.New("an authorization without id")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// FindBuckets calls GET /api/v2/buckets with either a bucket name or an ID.
+// A bucket ID that does not exist is an empty result, not an error.
+func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, error) {
+	q := url.Values{}
+	setIf(q, "name", name)
+	setIf(q, "id", id)
+	q.Set("limit", "100")
+	var out []Bucket
+	err := c.get(ctx, "/api/v2/buckets", q, func(body io.Reader) error {
+		return decodeList(body, "buckets", func(b *Bucket) error {
+			// OSS ignores "id" on this endpoint; keep only what was asked for.
+			if (id == "" || b.ID == id) && (name == "" || b.Name == name) {
+				out = append(out, *b)
+			}
+			return nil
+		})
+	})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	return out, err
+}
+
+// FindOrgs calls GET /api/v2/orgs?org=name. An unknown name is an empty
+// result, not an error.
+func (c *Client) FindOrgs(ctx context.Context, name string) ([]Organization, error) {
+	q := url.Values{"org": {name}}
+	var out []Organization
+	err := c.get(ctx, "/api/v2/orgs", q, func(body io.Reader) error {
+		return decodeList(body, "orgs", func(o *Organization) error {
+			out = append(out, *o)
+			return nil
+		})
+	})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	return out, err
+}
+
+func setIf(q url.Values, key, value string) {
+	if value != "" {
+		q.Set(key, value)
+	}
+}
+
+// get performs one GET with retries on rate limits and hands the body of a
+// 2xx answer to decode; any other status becomes an *APIError.
+func (c *Client) get(ctx context.Context, path string, q url.Values, decode func(io.Reader) error) error {
+	u := *c.base
+	u.Path = c.base.Path + path
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	target := u.String()
+
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := c.attempt(ctx, target, path, decode)
+		wait, retry := c.retry.next(err, attempt, time.Since(start))
+		if !retry {
+			return err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, target, path string, decode func(io.Reader) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Token "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &TransportError{Host: c.base.Host, Err: err}
+	}
+	defer resp.Body.Close()
+	body := &cappedReader{r: resp.Body, left: c.maxBody}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.apiError(resp, path, body)
+	}
+	if err := decode(body); err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			return &ResponseError{Path: path, Reason: fmt.Sprintf("the response is larger than %d MiB", c.maxBody>>20)}
+		}
+		var te *TransportError
+		if errors.As(err, &te) {
+			return err
+		}
+		if ctx.Err() != nil || isTimeout(err) {
+			return &TransportError{Host: c.base.Host, Err: err}
+		}
+		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + err.Error()}
+	}
+	return nil
+}
+
+// apiError builds the typed error for a non-2xx answer from InfluxDB's
+// {"code","message"} body, reading at most a few KiB of it.
+func (c *Client) apiError(resp *http.Response, path string, body io.Reader) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode, Path: path}
+	raw, _ := io.ReadAll(io.LimitReader(body, 16<<10))
+	var payload struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &payload) == nil && (payload.Code != "" || payload.Message != "") {
+		e.Code = payload.Code
+		e.Message = c.scrub(strings.TrimSpace(payload.Message))
+	} else if len(raw) > 0 {
+		e.NotJSON = true
+		e.ContentType = resp.Header.Get("Content-Type")
+	}
+	if e.Code == "" {
+		e.Code = resp.Header.Get("X-Platform-Error-Code")
+	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return e
+}
+
+var errBodyTooLarge = errors.New("response body over the size cap")
+
+// cappedReader fails once more than left bytes have been read, so that a
+// runaway response costs bounded memory and time.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}

@@ -1,0 +1,118 @@
+package influx
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// APIError is a non-2xx answer from InfluxDB. Message is InfluxDB's own text
+// with the configured token scrubbed out.
+type APIError struct {
+	StatusCode  int
+	Code        string // InfluxDB's error code, e.g. "not found", "unauthorized"
+	Message     string
+	Path        string        // the API path that was called, without query
+	RetryAfter  time.Duration // from a Retry-After header, 0 if none
+	NotJSON     bool          // the body was not InfluxDB's JSON error (a proxy's HTML page, say)
+	ContentType string        // of a body that was not JSON
+}
+
+func (e *APIError) Error() string {
+	switch {
+	case e.Message != "":
+		return fmt.Sprintf("InfluxDB answered %d on %s: %s", e.StatusCode, e.Path, e.Message)
+	case e.NotJSON:
+		return fmt.Sprintf("InfluxDB answered %d on %s with a non-JSON body (%s)", e.StatusCode, e.Path, e.ContentType)
+	default:
+		return fmt.Sprintf("InfluxDB answered %d on %s", e.StatusCode, e.Path)
+	}
+}
+
+// TransportError is a request that got no HTTP answer: refused, unresolvable,
+// TLS failure, timeout or cancellation.
+type TransportError struct {
+	Host string
+	Err  error
+}
+
+func (e *TransportError) Error() string { return fmt.Sprintf("cannot reach %s: %v", e.Host, e.Err) }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// ResponseError is a 2xx answer whose body could not be used.
+type ResponseError struct {
+	Path   string
+	Reason string
+}
+
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("unusable answer from InfluxDB on %s: %s", e.Path, e.Reason)
+}
+
+// ErrInvalidID is returned, before any request, for an ID that is not 16
+// hexadecimal digits.
+var ErrInvalidID = errors.New("an InfluxDB ID is 16 hexadecimal digits")
+
+// ValidateID checks the form InfluxDB gives every ID. InfluxDB rejects the
+// all-zero ID as invalid too.
+func ValidateID(id string) error {
+	if len(id) != 16 {
+		return ErrInvalidID
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return ErrInvalidID
+		}
+	}
+	if id == "0000000000000000" {
+		return ErrInvalidID
+	}
+	return nil
+}
+
+// Scrubber returns a function that removes secret from text that came from
+// outside (InfluxDB error messages). A long secret is removed wherever it
+// appears; a short one only where it stands as a whole word, so that a
+// token such as "x" does not mangle every word that holds that letter.
+func Scrubber(secret string) func(string) string {
+	const redacted = "[REDACTED]"
+	if secret == "" {
+		return func(s string) string { return s }
+	}
+	if len(secret) >= 12 {
+		return func(s string) string { return strings.ReplaceAll(s, secret, redacted) }
+	}
+	return func(s string) string {
+		var b strings.Builder
+		for {
+			i := strings.Index(s, secret)
+			if i < 0 {
+				b.WriteString(s)
+				return b.String()
+			}
+			end := i + len(secret)
+			whole := (i == 0 || !isTokenChar(s[i-1])) && (end == len(s) || !isTokenChar(s[end]))
+			b.WriteString(s[:i])
+			if whole {
+				b.WriteString(redacted)
+			} else {
+				b.WriteString(s[i:end])
+			}
+			s = s[end:]
+		}
+	}
+}
+
+// isTokenChar reports whether c can be part of an InfluxDB token (base64url
+// with padding).
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '=' || c == '+' || c == '/'
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

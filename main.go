@@ -1,0 +1,119 @@
+// Command influx-token-mcp is an MCP server, started over stdio by an AI
+// assistant, that audits InfluxDB API tokens read-only.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/tools"
+)
+
+const usage = `influx-token-mcp: an MCP server (stdio) that lets AI assistants audit InfluxDB API tokens.
+
+Usage: influx-token-mcp [--help | --version]
+
+It is started by an MCP client (Claude Desktop, an IDE, the MCP Inspector) and
+speaks JSON-RPC on stdin/stdout; logs go to stderr. Configuration comes from
+the environment:
+
+  INFLUX_HOST         InfluxDB base URL, e.g. http://localhost:8086 (required)
+  INFLUX_TOKEN        API token with read:authorizations, and read:users to see
+                      other users' tokens (required, or INFLUX_TOKEN_FILE)
+  INFLUX_TOKEN_FILE   file holding the token, instead of INFLUX_TOKEN
+  INFLUX_ORG          default org name for list_tokens
+  INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
+  INFLUX_TIMEOUT      per-request timeout, default 30s
+  INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
+  INFLUX_LOG_LEVEL    debug, info, warn or error, default info
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], environ(), os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, environ map[string]string, stdin io.Reader, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		case "-version", "--version":
+			fmt.Fprintln(stdout, "influx-token-mcp", version())
+			return 0
+		default:
+			fmt.Fprintf(stderr, "influx-token-mcp: unknown argument %q; it takes only --help or --version (configuration is in the environment)\n", a)
+			return 1
+		}
+	}
+
+	cfg, err := influx.LoadConfig(environ)
+	if err != nil {
+		fmt.Fprintln(stderr, "influx-token-mcp:", err)
+		return 1
+	}
+	level, _ := influx.ParseLogLevel(cfg.LogLevel)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	client, err := influx.New(influx.Options{
+		Host:       cfg.Host,
+		Token:      cfg.Token,
+		Timeout:    cfg.Timeout,
+		SkipVerify: cfg.SkipVerify,
+		UserAgent:  "influx-token-mcp/" + version(),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "influx-token-mcp:", err)
+		return 1
+	}
+	srv := tools.NewServer(client, tools.Settings{
+		Host:         cfg.Host,
+		DefaultOrg:   cfg.Org,
+		DefaultOrgID: cfg.OrgID,
+		Timeout:      cfg.Timeout,
+	}, version(), logger)
+
+	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify)
+	if cfg.SkipVerify {
+		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stdio := server.NewStdioServer(srv)
+	stdio.SetErrorLogger(log.New(stderr, "", log.LstdFlags))
+	if err := stdio.Listen(ctx, stdin, stdout); err != nil && ctx.Err() == nil {
+		logger.Error("stdio server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// version is the module version from the build info: a tag for
+// `go install …@v1.2.3`, "(devel)" for a local build.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,84 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// AuditTokensPrompt is the audit_tokens prompt: a full token audit that a
+// person can start from the client's prompt menu without knowing what to ask.
+func AuditTokensPrompt() server.ServerPrompt {
+	prompt := mcp.NewPrompt("audit_tokens",
+		mcp.WithPromptTitle("Audit InfluxDB tokens"),
+		mcp.WithPromptDescription("Walk through a complete audit of InfluxDB API tokens and finish with a short report and recommendations."),
+		mcp.WithArgument("org", mcp.ArgumentDescription("limit the audit to this org (name); all visible orgs if empty")),
+		mcp.WithArgument("user", mcp.ArgumentDescription("limit the audit to this user's tokens (name); all users if empty")),
+	)
+	return server.ServerPrompt{Prompt: prompt, Handler: func(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		for name := range req.Params.Arguments {
+			if name != "org" && name != "user" {
+				return nil, fmt.Errorf("audit_tokens has no argument %q; it takes org and user", name)
+			}
+		}
+		text := auditSteps(req.Params.Arguments["org"], req.Params.Arguments["user"])
+		return mcp.NewGetPromptResult("InfluxDB token audit", []mcp.PromptMessage{
+			mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(text)),
+		}), nil
+	}}
+}
+
+// auditSteps writes the audit plan. Every tool call in it is written as
+// `tool {json arguments}` so that a test can check each argument against the
+// tools' input schemas.
+func auditSteps(org, user string) string {
+	scope := map[string]any{}
+	if org != "" {
+		scope["org"] = org
+	}
+	if user != "" {
+		scope["user"] = user
+	}
+	call := func(tool string, extra ...any) string {
+		args := map[string]any{}
+		for k, v := range scope {
+			args[k] = v
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			args[extra[i].(string)] = extra[i+1]
+		}
+		// json.Marshal sorts the keys, so the text is stable.
+		raw, _ := json.Marshal(args)
+		return "`" + tool + " " + string(raw) + "`"
+	}
+
+	var who []string
+	if org != "" {
+		who = append(who, fmt.Sprintf("org %q", org))
+	}
+	if user != "" {
+		who = append(who, fmt.Sprintf("user %q", user))
+	}
+	target := "every InfluxDB API token I can see"
+	if len(who) > 0 {
+		target = "the InfluxDB API tokens of " + strings.Join(who, " and ")
+	}
+
+	steps := []string{
+		fmt.Sprintf("Audit %s with the list_tokens and get_token tools. Never ask for or print token values; the tools never return them.", target),
+		"1. Overview: " + call("list_tokens", "limit", 0) + ". Report the totals, active/inactive, each risk count, and the orgs and users holding most tokens.",
+		"2. Tokens that reach every org: " + call("list_tokens", "risk", riskInstanceWide) + ". Each should be an operator token kept by an administrator; anything else should be narrowed to one org.",
+		"3. Tokens that can create tokens (privilege escalation): " + call("list_tokens", "risk", riskCanCreateTokens) + ". Open the doubtful ones with `get_token {\"authID\": \"<id>\"}` to see every permission.",
+		"4. Inactive tokens: " + call("list_tokens", "status", "inactive") + ". Recommend deleting those nobody needs.",
+		"5. Tokens without description: " + call("list_tokens", "risk", riskNoDescription) + ". Nobody can tell what they are for; recommend describing or deleting them.",
+		"6. Who can write data: " + call("list_tokens", "action", "write", "resourceType", "buckets") + ". Look for broad (org-wide or all-org) writers where one bucket would do.",
+		"7. Old tokens: " + call("list_tokens", "createdBefore", "<one year ago, RFC 3339>") + ". Recommend rotating them.",
+		"When a result says truncated, page on with offset. Finish with a short report: findings by severity, each citing token IDs with owner and org, and one recommendation each (deactivate, delete, narrow to specific buckets, add a description, rotate). Say that InfluxDB lists only the tokens the configured token may read.",
+	}
+	return strings.Join(slices.Clip(steps), "\n")
+}

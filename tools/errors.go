@@ -1,0 +1,141 @@
+package tools
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+// argError is a tool error for an argument the assistant can correct.
+func argError(format string, a ...any) *mcp.CallToolResult {
+	return mcp.NewToolResultError("Invalid argument: " + fmt.Sprintf(format, a...))
+}
+
+// upstreamError turns a failed InfluxDB call into a tool error that names the
+// cause and one next step. what says what was being looked up, for 404s.
+func upstreamError(err error, s Settings, what string) *mcp.CallToolResult {
+	return mcp.NewToolResultError(describe(err, s, what))
+}
+
+func describe(err error, s Settings, what string) string {
+	var apiErr *influx.APIError
+	var respErr *influx.ResponseError
+	var transErr *influx.TransportError
+	switch {
+	case errors.As(err, &apiErr):
+		return describeAPIError(apiErr, s, what)
+	case errors.As(err, &respErr):
+		return fmt.Sprintf("%s. Check that INFLUX_HOST (%s) is the base URL of an InfluxDB v2 API (Cloud, Cloud Serverless or OSS 2.x).", respErr.Error(), s.Host)
+	case errors.As(err, &transErr):
+		return describeTransport(transErr, s)
+	case errors.Is(err, influx.ErrInvalidID):
+		return "Invalid argument: " + err.Error() + "."
+	}
+	return "Unexpected error: " + err.Error()
+}
+
+func describeAPIError(e *influx.APIError, s Settings, what string) string {
+	said := "InfluxDB answered " + statusText(e)
+	if e.Message != "" {
+		said += ": " + e.Message
+	}
+	if e.NotJSON {
+		said += fmt.Sprintf(" with a non-JSON body (%s), so it probably came from a proxy or a server that is not InfluxDB", orDash(e.ContentType))
+	}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized:
+		return said + ". The configured token (INFLUX_TOKEN) is wrong, expired or inactive, or it lacks read:authorizations for " + what + ". Use a token that has read:authorizations (and read:users to see other users' tokens)."
+	case e.StatusCode == http.StatusForbidden:
+		return said + ". The configured token may not do this; InfluxDB also answers 403 when the token's own user is inactive. Use a token of an active user with read:authorizations."
+	case e.StatusCode == http.StatusNotFound:
+		return said + ". Nothing matches " + what + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
+	case e.StatusCode == http.StatusBadRequest:
+		return said + ". InfluxDB rejected the request; correct the argument it names."
+	case e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable:
+		msg := said + ". InfluxDB is rate-limiting or busy, and the retries allowed (3 tries, 10 s) did not get through."
+		if e.RetryAfter > 0 {
+			at := time.Now().Add(e.RetryAfter).UTC().Format(time.TimeOnly)
+			msg += fmt.Sprintf(" It asked to wait %s: try again after %s UTC.", e.RetryAfter.Round(time.Second), at)
+		} else {
+			msg += " Try again in a minute."
+		}
+		return msg
+	case e.StatusCode >= 500:
+		return said + ". InfluxDB failed on its side; try again later, and check the server's health if it persists."
+	}
+	return said + "."
+}
+
+func statusText(e *influx.APIError) string {
+	s := fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		s += " (" + e.Code + ")"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "no content type"
+	}
+	return s
+}
+
+func describeTransport(e *influx.TransportError, s Settings) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.Is(e.Err, context.Canceled):
+		return "The call was cancelled before InfluxDB answered."
+	case errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err):
+		return fmt.Sprintf("InfluxDB at %s did not answer within INFLUX_TIMEOUT (%s). Check that the host is reachable, or raise INFLUX_TIMEOUT.", e.Host, s.Timeout)
+	case errors.As(e.Err, &dnsErr):
+		return fmt.Sprintf("Cannot resolve the host name %q (DNS lookup failed). Check INFLUX_HOST (%s).", dnsErr.Name, s.Host)
+	case errors.Is(e.Err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("Connection to %s was refused: nothing listens there. Check that InfluxDB is running and that INFLUX_HOST (%s) has the right port.", e.Host, s.Host)
+	case errors.As(e.Err, &certErr), errors.As(e.Err, &unknownAuth), errors.As(e.Err, &hostErr), errors.As(e.Err, &invalidCert):
+		return fmt.Sprintf("TLS certificate problem with %s: %s. Fix the server's certificate or the host name in INFLUX_HOST; INFLUX_SKIP_VERIFY=true turns verification off, which lets anyone on the network read the token.", e.Host, certReason(e.Err))
+	case errors.As(e.Err, &recordErr):
+		return fmt.Sprintf("%s did not answer with TLS. INFLUX_HOST probably should start with http:// instead of https://.", e.Host)
+	}
+	return fmt.Sprintf("Cannot reach InfluxDB at %s: %v. Check INFLUX_HOST and the network.", e.Host, innermost(e.Err))
+}
+
+func certReason(err error) string {
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return certErr.Err.Error()
+	}
+	return innermost(err).Error()
+}
+
+// innermost drops the wrappers (url.Error's method and URL, net.OpError's
+// addresses) to keep the message short.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

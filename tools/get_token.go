@@ -1,0 +1,81 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+// GetTokenInput is get_token's argument.
+type GetTokenInput struct {
+	AuthID string `json:"authID" jsonschema:"the token's authorization ID, 16 hex digits (the id field of list_tokens)"`
+}
+
+// TokenDetail is get_token's structured result: the list fields plus every
+// permission in full.
+type TokenDetail struct {
+	Token
+	PermissionDetails []PermissionDetail `json:"permissionDetails" jsonschema:"every permission in full, in the order of permissions"`
+}
+
+// PermissionDetail is one permission as InfluxDB returned it, next to its
+// readable form.
+type PermissionDetail struct {
+	Permission string          `json:"permission" jsonschema:"the readable form, as in permissions"`
+	Action     string          `json:"action"`
+	Resource   influx.Resource `json:"resource"`
+}
+
+// GetToken is the get_token tool.
+func GetToken(c Client, s Settings) server.ServerTool {
+	tool := mcp.NewTool("get_token",
+		mcp.WithDescription("Show one InfluxDB API token (authorization) by its ID: owner, org, status, times, risk flags and every permission in full "+
+			"(resource type, ID, name, org). Use list_tokens to find IDs. The token value is never shown."),
+		mcp.WithInputSchema[GetTokenInput](),
+		mcp.WithOutputSchema[TokenDetail](),
+		readOnly("Get one InfluxDB token"),
+	)
+	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in GetTokenInput) (*mcp.CallToolResult, error) {
+		return getToken(ctx, c, s, in), nil
+	})}
+}
+
+func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.CallToolResult {
+	if influx.ValidateID(in.AuthID) != nil {
+		return argError("authID %q is not an InfluxDB ID (16 hexadecimal digits, e.g. 0a1b2c3d4e5f6a7b); take it from the id field of list_tokens.", clip(in.AuthID))
+	}
+	a, err := c.GetAuthorization(ctx, in.AuthID)
+	if err != nil {
+		return upstreamError(err, s, fmt.Sprintf("authID %s", in.AuthID))
+	}
+	d := TokenDetail{Token: newToken(a), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
+	for i, p := range a.Permissions {
+		d.PermissionDetails[i] = PermissionDetail{Permission: d.Permissions[i], Action: p.Action, Resource: p.Resource}
+	}
+	return mcp.NewToolResultStructured(d, renderDetail(&d))
+}
+
+func renderDetail(d *TokenDetail) string {
+	var b strings.Builder
+	writeToken(&b, &d.Token)
+	fmt.Fprintf(&b, "user %s (%s), org %s (%s), created %s, updated %s\n", d.User, d.UserID, d.Org, d.OrgID, d.CreatedAt, d.UpdatedAt)
+	for _, p := range d.PermissionDetails {
+		r := p.Resource
+		fmt.Fprintf(&b, "  %s: type=%s", p.Permission, r.Type)
+		for _, kv := range [][2]string{{"id", r.ID}, {"name", r.Name}, {"orgID", r.OrgID}, {"org", r.Org}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
+			}
+		}
+		if r.Type == "buckets" && r.ID != "" && r.Name == "" {
+			b.WriteString(" (no name: the bucket was probably deleted)")
+		}
+		b.WriteByte('\n')
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

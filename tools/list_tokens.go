@@ -1,0 +1,284 @@
+package tools
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// ListTokensInput are list_tokens' arguments. user, userID, org and orgID go
+// to InfluxDB as its own query parameters; the rest filter here. All combine
+// with AND.
+type ListTokensInput struct {
+	User          string `json:"user,omitempty" jsonschema:"owner's user name (InfluxDB filter; unknown name is an error)"`
+	UserID        string `json:"userID,omitempty" jsonschema:"owner's user ID, 16 hex digits (InfluxDB filter)"`
+	Org           string `json:"org,omitempty" jsonschema:"org name the tokens belong to (InfluxDB filter; unknown name is an error)"`
+	OrgID         string `json:"orgID,omitempty" jsonschema:"org ID, 16 hex digits (InfluxDB filter)"`
+	Status        string `json:"status,omitempty" jsonschema:"enum=active,enum=inactive"`
+	Description   string `json:"description,omitempty" jsonschema:"case-insensitive substring of the description"`
+	Action        string `json:"action,omitempty" jsonschema:"with resourceType: only tokens that grant this action (either if omitted),enum=read,enum=write"`
+	ResourceType  string `json:"resourceType,omitempty" jsonschema:"only tokens granting access to this resource type; with resourceID or resourceName to one resource (type-wide and instance-wide grants count as InfluxDB counts them),enum=authorizations,enum=buckets,enum=dashboards,enum=orgs,enum=tasks,enum=telegrafs,enum=users,enum=variables,enum=secrets,enum=labels,enum=views,enum=documents,enum=notificationRules,enum=notificationEndpoints,enum=checks,enum=dbrp,enum=annotations,enum=sources,enum=scrapers,enum=notebooks,enum=remotes,enum=replications,enum=instance,enum=flows,enum=functions,enum=subscriptions"`
+	ResourceID    string `json:"resourceID,omitempty" jsonschema:"ID of the one resource (needs resourceType)"`
+	ResourceName  string `json:"resourceName,omitempty" jsonschema:"name of the one resource, e.g. a bucket name (needs resourceType)"`
+	Risk          string `json:"risk,omitempty" jsonschema:"only tokens with this risk flag,enum=instance-wide,enum=can-create-tokens,enum=inactive,enum=no-description"`
+	CreatedAfter  string `json:"createdAfter,omitempty" jsonschema:"RFC 3339 time, e.g. 2026-03-01T00:00:00Z: created at or after"`
+	CreatedBefore string `json:"createdBefore,omitempty" jsonschema:"RFC 3339 time: created before"`
+	Limit         *int   `json:"limit,omitempty" jsonschema:"page size, 0 to 500, default 50; 0 returns only the counts"`
+	Offset        int    `json:"offset,omitempty" jsonschema:"matches to skip (paging), default 0"`
+}
+
+// ListTokensResult is list_tokens' structured result.
+type ListTokensResult struct {
+	Tokens    []Token  `json:"tokens"`
+	Count     int      `json:"count" jsonschema:"tokens in this page"`
+	Total     int      `json:"total" jsonschema:"tokens matching the filters, before limit and offset"`
+	Offset    int      `json:"offset"`
+	Truncated bool     `json:"truncated" jsonschema:"more matches follow; call again with offset = offset + count"`
+	Summary   Summary  `json:"summary" jsonschema:"counts over all matches, not just this page"`
+	Notes     []string `json:"notes" jsonschema:"caveats about completeness of the answer"`
+}
+
+const visibilityNote = "InfluxDB lists only the tokens the configured token may read (and none whose user or org was deleted); others are left out silently."
+
+// ListTokens is the list_tokens tool.
+func ListTokens(c Client, s Settings) server.ServerTool {
+	tool := mcp.NewTool("list_tokens",
+		mcp.WithDescription("Search InfluxDB API tokens (authorizations) and answer audit questions in one call. "+
+			"Filters combine with AND: owner (user/userID), org (org/orgID), status, description text, effective access "+
+			"(action + resourceType [+ resourceID or resourceName]: e.g. who can write bucket telegraf, counting type-wide and all-org grants), "+
+			"risk flag, creation time. Returns a page (limit/offset, oldest first) plus counts over all matches; limit 0 gives only the counts. "+
+			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read."),
+		mcp.WithInputSchema[ListTokensInput](),
+		mcp.WithOutputSchema[ListTokensResult](),
+		readOnly("List InfluxDB tokens"),
+	)
+	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in ListTokensInput) (*mcp.CallToolResult, error) {
+		return listTokens(ctx, c, s, in), nil
+	})}
+}
+
+// listQuery is a validated list_tokens call.
+type listQuery struct {
+	filter        influx.ListFilter
+	status        string
+	description   string // lower case
+	access        *accessQuery
+	risk          string
+	after, before time.Time
+	limit, offset int
+}
+
+func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolResult) {
+	q := &listQuery{
+		filter: influx.ListFilter{User: in.User, UserID: in.UserID, Org: in.Org, OrgID: in.OrgID},
+		status: in.Status, description: strings.ToLower(in.Description), risk: in.Risk,
+		limit: defaultLimit, offset: in.Offset,
+	}
+	for _, id := range []struct{ name, value string }{{"userID", in.UserID}, {"orgID", in.OrgID}, {"resourceID", in.ResourceID}} {
+		if id.value != "" && influx.ValidateID(id.value) != nil {
+			return nil, argError("%s %q is not an InfluxDB ID (16 hexadecimal digits, e.g. 0a1b2c3d4e5f6a7b).", id.name, clip(id.value))
+		}
+	}
+	if in.Org == "" && in.OrgID == "" {
+		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
+	}
+	if !oneOf(in.Status, "", "active", "inactive") {
+		return nil, argError("status %q is not allowed; use active or inactive.", clip(in.Status))
+	}
+	if !oneOf(in.Action, "", "read", "write") {
+		return nil, argError("action %q is not allowed; use read or write.", clip(in.Action))
+	}
+	if in.Risk != "" && !slices.Contains(riskFlags, in.Risk) {
+		return nil, argError("risk %q is not a risk flag; use one of %s.", clip(in.Risk), strings.Join(riskFlags, ", "))
+	}
+	if in.ResourceType == "" && (in.Action != "" || in.ResourceID != "" || in.ResourceName != "") {
+		return nil, argError("action, resourceID and resourceName need resourceType too, e.g. {\"action\":\"write\",\"resourceType\":\"buckets\",\"resourceName\":\"telegraf\"}.")
+	}
+	if in.ResourceID != "" && in.ResourceName != "" {
+		return nil, argError("give resourceID or resourceName, not both.")
+	}
+	if in.ResourceType != "" {
+		q.access = &accessQuery{Action: in.Action, Type: in.ResourceType, ID: strings.ToLower(in.ResourceID), Name: in.ResourceName}
+	}
+	var err error
+	if q.after, err = parseTime(in.CreatedAfter); err != nil {
+		return nil, argError("createdAfter %q is not an RFC 3339 time; use e.g. 2026-03-01T00:00:00Z.", clip(in.CreatedAfter))
+	}
+	if q.before, err = parseTime(in.CreatedBefore); err != nil {
+		return nil, argError("createdBefore %q is not an RFC 3339 time; use e.g. 2026-03-01T00:00:00Z.", clip(in.CreatedBefore))
+	}
+	if in.Limit != nil {
+		q.limit = *in.Limit
+	}
+	if q.limit < 0 || q.limit > maxLimit {
+		return nil, argError("limit %d is out of range; use 0 to %d (0 returns only the counts).", q.limit, maxLimit)
+	}
+	if q.offset < 0 {
+		return nil, argError("offset %d is negative; use 0 or more.", q.offset)
+	}
+	return q, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }
+
+// clip keeps echoed arguments short: a model may send megabytes.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// keeps reports whether a passes every filter but effective access, which
+// needs the whole list first.
+func (q *listQuery) keeps(a *influx.Authorization, risks []string) bool {
+	switch {
+	case q.status != "" && a.Status != q.status:
+		return false
+	case q.description != "" && !strings.Contains(strings.ToLower(a.Description), q.description):
+		return false
+	case q.risk != "" && !slices.Contains(risks, q.risk):
+		return false
+	case !q.after.IsZero() && a.CreatedAt.Before(q.after):
+		return false
+	case !q.before.IsZero() && !a.CreatedAt.Before(q.before):
+		return false
+	}
+	return true
+}
+
+// match is a token that passed the filters, with its risks worked out once.
+type match struct {
+	auth  *influx.Authorization
+	risks []string
+}
+
+func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *mcp.CallToolResult {
+	q, bad := parseListInput(in, s)
+	if bad != nil {
+		return bad
+	}
+
+	var matches []match
+	err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
+		if q.access != nil && q.access.specific() {
+			for _, p := range a.Permissions {
+				q.access.learn(p)
+			}
+		}
+		risks := risksOf(a)
+		if q.keeps(a, risks) {
+			matches = append(matches, match{auth: a, risks: risks})
+		}
+		return nil
+	})
+	if err != nil {
+		return upstreamError(err, s, describeFilter(q.filter))
+	}
+
+	notes := []string{visibilityNote}
+	if q.access != nil {
+		if q.access.specific() {
+			notes = append(notes, resolveTargets(ctx, c, q.access)...)
+		}
+		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
+	}
+
+	slices.SortFunc(matches, func(a, b match) int {
+		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
+	})
+
+	res := ListTokensResult{
+		Tokens:  []Token{},
+		Total:   len(matches),
+		Offset:  q.offset,
+		Summary: summarize(matches),
+		Notes:   notes,
+	}
+	if q.offset < len(matches) {
+		page := matches[q.offset:min(len(matches), q.offset+q.limit)]
+		for _, m := range page {
+			t := newToken(m.auth)
+			t.Risks = m.risks
+			res.Tokens = append(res.Tokens, t)
+		}
+	}
+	res.Count = len(res.Tokens)
+	res.Truncated = q.offset+res.Count < res.Total
+	return mcp.NewToolResultStructured(res, renderList(&res, q))
+}
+
+// resolveTargets finds the orgs of the resource an access query names, from
+// InfluxDB's buckets and orgs APIs where the configured token may read them,
+// on top of what the tokens' own permissions told. It returns notes for what
+// could not be resolved.
+func resolveTargets(ctx context.Context, c Client, q *accessQuery) []string {
+	what := fmt.Sprintf("%s %q", q.Type, firstNonEmpty(q.Name, q.ID))
+	var lookupErr error
+	switch q.Type {
+	case "buckets":
+		buckets, err := c.FindBuckets(ctx, q.Name, q.ID)
+		lookupErr = err
+		for _, b := range buckets {
+			q.addTarget(resource{ID: b.ID, OrgID: b.OrgID})
+		}
+	case "orgs":
+		// An org's permissions live in the org itself.
+		if q.ID != "" {
+			q.addTarget(resource{ID: q.ID, OrgID: q.ID})
+		} else {
+			orgs, err := c.FindOrgs(ctx, q.Name)
+			lookupErr = err
+			for _, o := range orgs {
+				q.addTarget(resource{ID: o.ID, OrgID: o.ID})
+			}
+		}
+	case "users", "instance":
+		return nil // not owned by an org: only instance-wide and own-ID grants apply
+	}
+	if q.resolved() {
+		return nil
+	}
+	note := fmt.Sprintf("The org of %s could not be determined (no listed permission names it", what)
+	if lookupErr != nil {
+		note += ", and looking it up failed: " + describe(lookupErr, Settings{}, what)
+	} else if q.Type == "buckets" || q.Type == "orgs" {
+		note += ", and InfluxDB's " + q.Type + " API does not show it to the configured token"
+	}
+	note += "), so org-wide grants on " + q.Type + " are not counted; instance-wide grants and grants naming it are."
+	return []string{note}
+}
+
+func describeFilter(f influx.ListFilter) string {
+	var parts []string
+	for _, kv := range []struct{ k, v string }{{"user", f.User}, {"userID", f.UserID}, {"org", f.Org}, {"orgID", f.OrgID}} {
+		if kv.v != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", kv.k, clip(kv.v)))
+		}
+	}
+	if len(parts) == 0 {
+		return "the token list"
+	}
+	return strings.Join(parts, " and ")
+}

@@ -1,0 +1,87 @@
+package tools
+
+import (
+	"strings"
+	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+// Token is one InfluxDB API token as the tools report it. Field names are
+// InfluxDB's own. There is deliberately no field for the token value.
+type Token struct {
+	ID          string   `json:"id" jsonschema:"authorization ID (16 hex digits); pass it to get_token"`
+	Description string   `json:"description"`
+	Status      string   `json:"status" jsonschema:"active or inactive"`
+	User        string   `json:"user"`
+	UserID      string   `json:"userID"`
+	Org         string   `json:"org"`
+	OrgID       string   `json:"orgID"`
+	CreatedAt   string   `json:"createdAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+	Permissions []string `json:"permissions" jsonschema:"action:scope, e.g. write:orgs/acme/buckets/telegraf (one bucket), read:orgs/acme/buckets (every bucket in acme), read:/authorizations (every org); names where InfluxDB gave them, IDs otherwise"`
+	Risks       []string `json:"risks" jsonschema:"risk flags: instance-wide, can-create-tokens, inactive, no-description; empty for a narrow token"`
+}
+
+func newToken(a *influx.Authorization) Token {
+	t := Token{
+		ID:          a.ID,
+		Description: a.Description,
+		Status:      a.Status,
+		User:        a.User,
+		UserID:      a.UserID,
+		Org:         a.Org,
+		OrgID:       a.OrgID,
+		CreatedAt:   formatTime(a.CreatedAt),
+		UpdatedAt:   formatTime(a.UpdatedAt),
+		Permissions: make([]string, len(a.Permissions)),
+		Risks:       risksOf(a),
+	}
+	for i, p := range a.Permissions {
+		t.Permissions[i] = permissionString(p)
+	}
+	return t
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// permissionString renders a permission the way `influx auth list` does,
+// with names in place of IDs where InfluxDB resolved them:
+//
+//	write:orgs/acme/buckets/telegraf   one bucket
+//	read:orgs/acme/buckets             every bucket in org acme
+//	read:/users/alice                  one resource outside any org
+//	read:/authorizations               every token in every org
+func permissionString(p influx.Permission) string {
+	r := p.Resource
+	var b strings.Builder
+	b.WriteString(p.Action)
+	b.WriteByte(':')
+	if r.OrgID != "" {
+		b.WriteString("orgs/")
+		b.WriteString(firstNonEmpty(r.Org, r.OrgID))
+		b.WriteByte('/')
+	} else {
+		b.WriteByte('/')
+	}
+	b.WriteString(r.Type)
+	if r.ID != "" {
+		b.WriteByte('/')
+		b.WriteString(firstNonEmpty(r.Name, r.ID))
+	}
+	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,131 @@
+// Package tools holds the MCP tools and prompt of the server, one file each,
+// and the server options they are meant to run with.
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+// Client is what the tools need from InfluxDB; *influx.Client implements it.
+type Client interface {
+	ListAuthorizations(ctx context.Context, f influx.ListFilter, fn func(*influx.Authorization) error) error
+	GetAuthorization(ctx context.Context, id string) (*influx.Authorization, error)
+	FindBuckets(ctx context.Context, name, id string) ([]influx.Bucket, error)
+	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
+}
+
+// Settings are the parts of the configuration the tools use.
+type Settings struct {
+	Host         string        // for messages only
+	DefaultOrg   string        // INFLUX_ORG: list_tokens' org when the call names none
+	DefaultOrgID string        // INFLUX_ORG_ID: likewise, by ID
+	Timeout      time.Duration // INFLUX_TIMEOUT, for messages only
+}
+
+// All returns every tool of the server. main.go and the tests register this
+// one list, so the tests see exactly what users get.
+func All(c Client, s Settings) []server.ServerTool {
+	return []server.ServerTool{
+		ListTokens(c, s),
+		GetToken(c, s),
+	}
+}
+
+// Prompts returns every prompt of the server.
+func Prompts() []server.ServerPrompt {
+	return []server.ServerPrompt{AuditTokensPrompt()}
+}
+
+const instructions = `This server audits InfluxDB API tokens (authorizations) read-only: who holds which token, what each can read or write, and which are risky or stale. ` +
+	`Use list_tokens to search and filter (by user, org, status, description, effective access to a resource, risk flag, creation time) and get its summary counts; use get_token for one token's full permissions. ` +
+	`Token secrets are never shown, and InfluxDB lists only the tokens the configured token may read.`
+
+// ServerOptions are the options the server runs with, shared by main.go and
+// the tests so that both exercise the same validation and recovery. tools
+// are the tools whose argument errors get rewritten for the model.
+func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerOption {
+	return []server.ServerOption{
+		server.WithToolCapabilities(false),
+		server.WithPromptCapabilities(false),
+		server.WithInstructions(instructions),
+		server.WithRecovery(),
+		server.WithToolHandlerMiddleware(recoverAsToolError(log)),
+		server.WithToolHandlerMiddleware(logCalls(log)),
+		server.WithInputSchemaValidation(),
+		server.WithOutputSchemaValidation(),
+		server.WithHooks(argumentHints(tools)),
+	}
+}
+
+// NewServer builds the MCP server with every tool and prompt.
+func NewServer(c Client, s Settings, version string, log *slog.Logger) *server.MCPServer {
+	tools := All(c, s)
+	srv := server.NewMCPServer("influx-token-mcp", version, ServerOptions(log, tools)...)
+	srv.AddTools(tools...)
+	srv.AddPrompts(Prompts()...)
+	return srv
+}
+
+// recoverAsToolError turns a panic in a handler into a tool error, so the
+// assistant gets an answer and the session goes on. (server.WithRecovery,
+// outside it, would answer with a protocol error instead.)
+func recoverAsToolError(log *slog.Logger) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.Error("tool handler panicked", "tool", req.Params.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					res = mcp.NewToolResultError(fmt.Sprintf("internal error in %s; this is a bug in influx-token-mcp, please report it. The next call will work normally.", req.Params.Name))
+					err = nil
+				}
+			}()
+			return next(ctx, req)
+		}
+	}
+}
+
+// logCalls logs each call at debug level: tool, arguments (never secret),
+// duration and outcome.
+func logCalls(log *slog.Logger) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			start := time.Now()
+			res, err := next(ctx, req)
+			if log.Enabled(ctx, slog.LevelDebug) {
+				args, _ := json.Marshal(req.GetRawArguments())
+				isErr := res != nil && res.IsError
+				log.Debug("tool call", "tool", req.Params.Name, "args", truncate(string(args), 500), "ms", time.Since(start).Milliseconds(), "isError", isErr)
+			}
+			return res, err
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// readOnly are the annotations of every tool here: nothing is changed, and
+// the tools talk only to the one configured InfluxDB.
+func readOnly(title string) mcp.ToolOption {
+	return mcp.WithToolAnnotation(mcp.ToolAnnotation{
+		Title:           title,
+		ReadOnlyHint:    mcp.ToBoolPtr(true),
+		DestructiveHint: mcp.ToBoolPtr(false),
+		IdempotentHint:  mcp.ToBoolPtr(true),
+		OpenWorldHint:   mcp.ToBoolPtr(false),
+	})
+}

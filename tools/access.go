@@ -8,8 +8,8 @@ import (
 
 // Risk flags. The README defines each; keep the two in step.
 const (
-	riskInstanceWide    = "instance-wide"     // a permission with neither orgID nor id: every resource of a type in every org
-	riskCanCreateTokens = "can-create-tokens" // write on authorizations without id: can mint new tokens
+	riskInstanceWide    = "instance-wide"     // a permission with neither orgID nor id, or on type instance: reaches every org
+	riskCanCreateTokens = "can-create-tokens" // write on authorizations without id, or write on instance: can mint new tokens
 	riskInactive        = "inactive"          // status inactive
 	riskNoDescription   = "no-description"    // description empty or blank
 )
@@ -21,10 +21,10 @@ func risksOf(a *influx.Authorization) []string {
 	var instanceWide, createsTokens bool
 	for _, p := range a.Permissions {
 		r := p.Resource
-		if r.OrgID == "" && r.ID == "" {
+		if r.OrgID == "" && r.ID == "" || r.Type == instanceType {
 			instanceWide = true
 		}
-		if p.Action == "write" && r.Type == "authorizations" && r.ID == "" {
+		if p.Action == "write" && (r.Type == "authorizations" && r.ID == "" || r.Type == instanceType) {
 			createsTokens = true
 		}
 	}
@@ -44,6 +44,11 @@ func risksOf(a *influx.Authorization) []string {
 	return risks
 }
 
+// instanceType is the resource type InfluxDB treats as "everything": a
+// permission on it grants its action on every resource of every type
+// (Permission.Matches in influxdb v2 authz.go).
+const instanceType = "instance"
+
 // resource is one concrete resource an access query is about, with the org
 // it lives in ("" when unknown).
 type resource struct {
@@ -53,8 +58,9 @@ type resource struct {
 
 // accessQuery asks "does this token grant action on this resource (or on
 // this resource type)?", the way InfluxDB decides it: a permission matches
-// when action and type agree and it is instance-wide (no orgID, no id),
-// type-wide in the resource's org (orgID, no id), or names the resource's id.
+// when the action agrees and it is on type instance, or when the type agrees
+// too and it is instance-wide (no orgID, no id), type-wide in the resource's
+// org (orgID, no id), or names the resource's id.
 type accessQuery struct {
 	Action string // "read", "write", or "" for either
 	Type   string
@@ -82,6 +88,9 @@ func (q *accessQuery) grantedBy(a *influx.Authorization) bool {
 func (q *accessQuery) grants(p influx.Permission) bool {
 	if q.Action != "" && p.Action != q.Action {
 		return false
+	}
+	if p.Resource.Type == instanceType {
+		return true
 	}
 	if p.Resource.Type != q.Type {
 		return false

@@ -87,21 +87,23 @@ func Scrubber(secret string) func(string) string {
 	}
 	return func(s string) string {
 		var b strings.Builder
+		done := 0 // s[:done] is written; indexes stay in s so that the byte before a match is known
 		for {
-			i := strings.Index(s, secret)
+			i := strings.Index(s[done:], secret)
 			if i < 0 {
-				b.WriteString(s)
+				b.WriteString(s[done:])
 				return b.String()
 			}
+			i += done
 			end := i + len(secret)
 			whole := (i == 0 || !isTokenChar(s[i-1])) && (end == len(s) || !isTokenChar(s[end]))
-			b.WriteString(s[:i])
+			b.WriteString(s[done:i])
 			if whole {
 				b.WriteString(redacted)
 			} else {
 				b.WriteString(s[i:end])
 			}
-			s = s[end:]
+			done = end
 		}
 	}
 }

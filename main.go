@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
@@ -26,17 +24,20 @@ Usage: influx-token-mcp [--help | --version]
 
 It is started by an MCP client (Claude Desktop, an IDE, the MCP Inspector) and
 speaks JSON-RPC on stdin/stdout; logs go to stderr. Configuration comes from
-the environment:
+the environment, else from the influx CLI's active profile (field by field):
 
-  INFLUX_HOST         InfluxDB base URL, e.g. http://localhost:8086 (required)
+  INFLUX_HOST         InfluxDB base URL, e.g. http://localhost:8086
   INFLUX_TOKEN        API token with read:authorizations, and read:users to see
-                      other users' tokens (required, or INFLUX_TOKEN_FILE)
+                      other users' tokens (or INFLUX_TOKEN_FILE)
   INFLUX_TOKEN_FILE   file holding the token, instead of INFLUX_TOKEN
   INFLUX_ORG          default org name for list_tokens
   INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
   INFLUX_TIMEOUT      per-request timeout, default 30s
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
   INFLUX_LOG_LEVEL    debug, info, warn or error, default info
+  INFLUX_CONFIGS_PATH influx CLI configs file, default ~/.influxdbv2/configs;
+                      read when INFLUX_HOST or a token is not set
+  INFLUX_ACTIVE_CONFIG  profile to use, default the one with active = true
 `
 
 func main() {
@@ -84,16 +85,14 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		Timeout:      cfg.Timeout,
 	}, version(), logger)
 
-	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify)
+	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stdio := server.NewStdioServer(srv)
-	stdio.SetErrorLogger(log.New(stderr, "", log.LstdFlags))
-	if err := stdio.Listen(ctx, stdin, stdout); err != nil && ctx.Err() == nil {
+	if err := tools.Serve(ctx, srv, stdin, stdout, logger); err != nil {
 		logger.Error("stdio server stopped", "err", err)
 		return 1
 	}

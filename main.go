@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
 )

@@ -57,6 +57,9 @@ func describeAPIError(e *influx.APIError, s Settings, what string) string {
 		return said + ". The configured token (INFLUX_TOKEN) is wrong, expired or inactive, or it lacks read:authorizations for " + what + ". Use a token that has read:authorizations (and read:users to see other users' tokens)."
 	case e.StatusCode == http.StatusForbidden:
 		return said + ". The configured token may not do this; InfluxDB also answers 403 when the token's own user is inactive. Use a token of an active user with read:authorizations."
+	case e.StatusCode == http.StatusNotFound && (e.NotJSON || e.Code == ""):
+		// InfluxDB's own 404s always carry a code; this one is a wrong path.
+		return said + fmt.Sprintf(". The API path was not found there: check that INFLUX_HOST (%s) is the base URL of an InfluxDB v2 API, with the path prefix of a proxy if there is one.", s.Host)
 	case e.StatusCode == http.StatusNotFound:
 		return said + ". Nothing matches " + what + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
 	case e.StatusCode == http.StatusBadRequest:

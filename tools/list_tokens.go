@@ -79,6 +79,7 @@ type listQuery struct {
 	risk          string
 	after, before time.Time
 	limit, offset int
+	defaultOrg    bool // filter's org came from Settings, not from the call
 }
 
 func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolResult) {
@@ -94,6 +95,7 @@ func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolRe
 	}
 	if in.Org == "" && in.OrgID == "" {
 		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
+		q.defaultOrg = s.DefaultOrg != "" || s.DefaultOrgID != ""
 	}
 	if !oneOf(in.Status, "", "active", "inactive") {
 		return nil, argError("status %q is not allowed; use active or inactive.", clip(in.Status))
@@ -194,7 +196,11 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 		return nil
 	})
 	if err != nil {
-		return upstreamError(err, s, describeFilter(q.filter))
+		what := describeFilter(q.filter)
+		if q.defaultOrg {
+			what += " (the org is the default from INFLUX_ORG or INFLUX_ORG_ID; pass org or orgID to use another)"
+		}
+		return upstreamError(err, s, what)
 	}
 
 	notes := []string{visibilityNote}

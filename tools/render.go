@@ -29,7 +29,7 @@ func renderList(r *ListTokensResult, q *listQuery) string {
 	for _, t := range r.Tokens {
 		writeToken(&b, &t)
 	}
-	if r.Truncated {
+	if r.Truncated && r.Count > 0 { // with limit 0 the header already says counts only
 		fmt.Fprintf(&b, "More: call again with offset=%d.\n", r.Offset+r.Count)
 	}
 	for _, n := range r.Notes[1:] { // the first is the visibility note, said above

@@ -100,4 +100,6 @@ require (
 	honnef.co/go/tools v0.4.6 // indirect
 )
 
+// ./.flux is made by prepare-flux.sh (git-ignored): the flux module InfluxDB
+// requires, with a pure-Go stand-in for its cgo binding to Rust.
 replace github.com/influxdata/flux => ./.flux

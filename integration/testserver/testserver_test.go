@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	influxdb "github.com/influxdata/influxdb/v2"
+	"github.com/influxdata/influxdb/v2/kit/platform"
 	"github.com/tokenaudit/influx-token-mcp/integration/testserver"
 )
 
@@ -270,6 +272,29 @@ func TestWhoSeesWhat(t *testing.T) {
 		t.Errorf("fixtures do not make the restricted auditor's view partial: %d acme, %d visible", n, len(cases[2].want))
 	}
 
+	// The permission model in Fixtures.VisibleTo predicts every caller's view.
+	for _, caller := range f.TokenNames() {
+		got := e.names(e.list(f.Token(caller).Token, ""))
+		if want := f.VisibleTo(caller); !slices.Equal(got, want) {
+			t.Errorf("%s sees %v, VisibleTo predicts %v", caller, got, want)
+		}
+	}
+
+	// And whether getting one token succeeds (200) or is refused (401).
+	for _, caller := range f.TokenNames() {
+		c := f.Token(caller)
+		for _, name := range f.TokenNames() {
+			tok := f.Token(name)
+			want := http.StatusUnauthorized
+			if testserver.CanRead(c, tok) {
+				want = http.StatusOK
+			}
+			if got, body := e.get(c.Token, "/api/v2/authorizations/"+tok.ID); got != want {
+				t.Errorf("%s GET %s: %d, want %d: %s", caller, name, got, want, body)
+			}
+		}
+	}
+
 	const path = "/api/v2/authorizations"
 	e.wantError(f.WrongToken, path, http.StatusUnauthorized, "unauthorized", "unauthorized access")
 	e.wantError("", path, http.StatusUnauthorized, "unauthorized", "unauthorized access")
@@ -388,6 +413,33 @@ func TestHashedTokens(t *testing.T) {
 		t.Errorf("restricted auditor sees %v, want %v", got, want)
 	}
 	e.wantError(f.WrongToken, "/api/v2/authorizations", http.StatusUnauthorized, "unauthorized", "unauthorized access")
+}
+
+func TestPermissionString(t *testing.T) {
+	e := start(t, false)
+	// Our rendering matches InfluxDB's for every fixture permission.
+	for _, name := range e.f.TokenNames() {
+		for _, p := range e.f.Token(name).Permissions {
+			ip := influxdb.Permission{Action: influxdb.Action(p.Action), Resource: influxdb.Resource{Type: influxdb.ResourceType(p.Type)}}
+			if p.ID != "" {
+				id, err := platform.IDFromString(p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ip.Resource.ID = id
+			}
+			if p.OrgID != "" {
+				id, err := platform.IDFromString(p.OrgID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ip.Resource.OrgID = id
+			}
+			if p.String() != ip.String() {
+				t.Errorf("%s: %q, InfluxDB renders %q", name, p.String(), ip.String())
+			}
+		}
+	}
 }
 
 func hasStatus(err error, status int) bool {

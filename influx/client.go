@@ -87,18 +87,23 @@ func New(o Options) (*Client, error) {
 // ParseHost parses an InfluxDB base URL such as https://eu-central-1-1.aws.cloud2.influxdata.com
 // or http://localhost:8086/influx/ (a path prefix behind a proxy).
 func ParseHost(host string) (*url.URL, error) {
+	// The messages never repeat host: it may hold a password (user:pw@).
 	u, err := url.Parse(strings.TrimSpace(host))
 	if err != nil {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
 		return nil, fmt.Errorf("not a URL: %v", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q must start with http:// or https://", host)
+		return nil, errors.New("the URL must start with http:// or https://")
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%q has no host name", host)
+		return nil, errors.New("the URL has no host name")
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%q must be a plain base URL, without credentials, query or fragment", host)
+		return nil, errors.New("the URL must be a plain base URL, without credentials, query or fragment")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

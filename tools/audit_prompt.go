@@ -52,9 +52,13 @@ func auditSteps(org, user string) string {
 		for i := 0; i+1 < len(extra); i += 2 {
 			args[extra[i].(string)] = extra[i+1]
 		}
-		// json.Marshal sorts the keys, so the text is stable.
-		raw, _ := json.Marshal(args)
-		return "`" + tool + " " + string(raw) + "`"
+		// Map keys come out sorted, so the text is stable. "<" stays
+		// readable, and a backtick in a name must not end the code span.
+		var raw strings.Builder
+		enc := json.NewEncoder(&raw)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(args)
+		return "`" + tool + " " + strings.ReplaceAll(strings.TrimSpace(raw.String()), "`", `\u0060`) + "`"
 	}
 
 	var who []string

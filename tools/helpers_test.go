@@ -61,6 +61,7 @@ type fakeInflux struct {
 	mu        sync.Mutex
 	log       []*http.Request
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	bodies    map[string][]byte // list answers by filter
 }
 
 const (
@@ -139,6 +140,7 @@ func baseWorld() *fakeInflux {
 func (f *fakeInflux) start(t *testing.T) *fakeInflux {
 	t.Helper()
 	f.t = t
+	f.bodies = map[string][]byte{}
 	for i := range f.auths {
 		if f.auths[i].Token == "" {
 			f.auths[i].Token = canary(f.auths[i].ID)
@@ -322,13 +324,24 @@ func (f *fakeInflux) listAuthorizations(w http.ResponseWriter, r *http.Request) 
 			orgID = id
 		}
 	}
-	list := []map[string]any{}
-	for _, a := range f.auths {
-		if (userID == "" || a.UserID == userID) && (orgID == "" || a.OrgID == orgID) {
-			list = append(list, f.authJSON(a))
+	key := userID + "/" + orgID
+	f.mu.Lock()
+	body, ok := f.bodies[key]
+	f.mu.Unlock()
+	if !ok { // the fixture does not change once started, so answers are kept
+		list := []map[string]any{}
+		for _, a := range f.auths {
+			if (userID == "" || a.UserID == userID) && (orgID == "" || a.OrgID == orgID) {
+				list = append(list, f.authJSON(a))
+			}
 		}
+		body, _ = json.Marshal(map[string]any{"links": map[string]string{"self": "/api/v2/authorizations"}, "authorizations": list})
+		f.mu.Lock()
+		f.bodies[key] = body
+		f.mu.Unlock()
 	}
-	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/authorizations"}, "authorizations": list})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(body)
 }
 
 func (f *fakeInflux) getAuthorization(w http.ResponseWriter, r *http.Request) {

@@ -50,7 +50,6 @@ type fakeAuth struct {
 // /api/v2/orgs from fixed data. intercept, when set, sees every request
 // first and answers it when it returns true (failure injection).
 type fakeInflux struct {
-	t        *testing.T
 	orgs     []fakeOrg
 	users    []fakeUser
 	buckets  []fakeBucket
@@ -139,7 +138,6 @@ func baseWorld() *fakeInflux {
 // start serves f until the test ends and fills in every token's canary.
 func (f *fakeInflux) start(t *testing.T) *fakeInflux {
 	t.Helper()
-	f.t = t
 	f.bodies = map[string][]byte{}
 	for i := range f.auths {
 		if f.auths[i].Token == "" {
@@ -210,6 +208,40 @@ func (f *fakeInflux) lastQuery(t *testing.T, p string) map[string][]string {
 		t.Fatalf("no request to %s", p)
 	}
 	return rs[len(rs)-1].URL.Query()
+}
+
+// assertListQuery checks that the last list request asked InfluxDB exactly
+// for want.
+func (f *fakeInflux) assertListQuery(t *testing.T, want map[string]string) {
+	t.Helper()
+	q := f.lastQuery(t, "/api/v2/authorizations")
+	if len(q) != len(want) {
+		t.Errorf("InfluxDB was asked %v, want %v", q, want)
+	}
+	for k, v := range want {
+		if got := q[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("query %s = %v, want %q", k, got, v)
+		}
+	}
+}
+
+// intercepting answers every request to path with status, content type and
+// body.
+func intercepting(path string, status int, contentType, body string, header ...string) func(http.ResponseWriter, *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != path {
+			return false
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+		return true
+	}
 }
 
 // error answers like InfluxDB: tab-indented JSON from handlers, compact from

@@ -49,15 +49,7 @@ func TestListTokensFilters(t *testing.T) {
 			if r.Total != len(tc.want) || r.Count != len(tc.want) || r.Truncated || r.Offset != 0 {
 				t.Errorf("total %d count %d truncated %v offset %d", r.Total, r.Count, r.Truncated, r.Offset)
 			}
-			q := f.lastQuery(t, "/api/v2/authorizations")
-			if len(q) != len(tc.wantQuery) {
-				t.Errorf("InfluxDB was asked %v, want %v", q, tc.wantQuery)
-			}
-			for k, v := range tc.wantQuery {
-				if got := q[k]; len(got) != 1 || got[0] != v {
-					t.Errorf("query %s = %v, want %q", k, got, v)
-				}
-			}
+			f.assertListQuery(t, tc.wantQuery)
 			msg := text(t, res)
 			for _, id := range tc.want {
 				if !strings.Contains(msg, id) {
@@ -137,15 +129,7 @@ func TestListTokensDefaultOrg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, f, tc.settings)
 			r := structured[ListTokensResult](t, h.call(t, "list_tokens", tc.args))
-			q := f.lastQuery(t, "/api/v2/authorizations")
-			if len(q) != len(tc.wantQuery) {
-				t.Errorf("InfluxDB was asked %v, want %v", q, tc.wantQuery)
-			}
-			for k, v := range tc.wantQuery {
-				if got := q[k]; len(got) != 1 || got[0] != v {
-					t.Errorf("query %s = %v, want %q", k, got, v)
-				}
-			}
+			f.assertListQuery(t, tc.wantQuery)
 			var orgs []string
 			for _, g := range r.Summary.Orgs {
 				orgs = append(orgs, g.Name)
@@ -155,25 +139,6 @@ func TestListTokensDefaultOrg(t *testing.T) {
 				t.Errorf("orgs %v, want %v", orgs, tc.wantOrgs)
 			}
 		})
-	}
-}
-
-// intercepting answers every request to path with status, content type and
-// body.
-func intercepting(path string, status int, contentType, body string, header ...string) func(http.ResponseWriter, *http.Request) bool {
-	return func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != path {
-			return false
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		if contentType != "" {
-			w.Header().Set("Content-Type", contentType)
-		}
-		w.WriteHeader(status)
-		fmt.Fprint(w, body)
-		return true
 	}
 }
 

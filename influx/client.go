@@ -261,9 +261,24 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 		if ctx.Err() != nil || isTimeout(err) {
 			return &TransportError{Host: c.base.Host, Err: err}
 		}
-		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + err.Error()}
+		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + c.decodeFailure(err)}
 	}
 	return nil
+}
+
+// decodeFailure says why a 2xx body could not be decoded without echoing
+// the body: a time error quotes the field's value, which could be anything,
+// a secret or a megabyte; other errors are scrubbed and cut short.
+func (c *Client) decodeFailure(err error) string {
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return "a time is not in RFC 3339 form"
+	}
+	msg := c.scrub(err.Error())
+	if len(msg) > 200 {
+		msg = strings.ToValidUTF8(msg[:200], "") + "…"
+	}
+	return msg
 }
 
 // apiError builds the typed error for a non-2xx answer from InfluxDB's

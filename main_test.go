@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -670,8 +671,17 @@ func TestCancelledNotificationAbortsTheUpstreamRequest(t *testing.T) {
 // the session goes on.
 func TestHostileInputKeepsTheSession(t *testing.T) {
 	f := newFakeInflux(t)
+	var seenMu sync.Mutex
+	var seen []*http.Request
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		seenMu.Lock()
+		seen = append(seen, r.Clone(context.Background()))
+		seenMu.Unlock()
+		return false
+	})
 	p := startServer(t, binary(t, raceEnabled()), baseEnv(t, f.srv.URL))
 	p.initialize()
+	parent := t
 	mega := strings.Repeat("a", 1<<20)
 	weird := "ctl\x00\x01\x1b[31m\u202e\u200bñ名前🔑\ufffd" + strings.Repeat("é", 1000)
 
@@ -710,7 +720,10 @@ func TestHostileInputKeepsTheSession(t *testing.T) {
 		{"over the size limit, no id", []byte(`{"jsonrpc":"2.0","params":{"x":"` + strings.Repeat("c", 9<<20) + `"},"id":16}`), nil, rpcError, -32600, "larger than"},
 		{"unknown prompt", mustJSON(request(17, "prompts/get", map[string]any{"name": "nope"})), 17, rpcError, 0, "nope"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, func(sub *testing.T) {
+			t := sub
+			p.t = t // so that a failed wait ends this subtest, not its parent
+			defer func() { p.t = parent }()
 			p.sendRaw(tc.line)
 			m := p.await(tc.id, 10*time.Second)
 			switch tc.want {
@@ -744,6 +757,31 @@ func TestHostileInputKeepsTheSession(t *testing.T) {
 	p.send(toolCall(99, "get_token", map[string]any{"authID": "0a00000000000001"}))
 	if res := p.await(99, 10*time.Second).tool(t); res.IsError {
 		t.Errorf("a normal call after all that failed: %s", res.text())
+	}
+
+	// Names reach InfluxDB intact, as escaped query parameters only; IDs
+	// that failed validation never reach it.
+	seenMu.Lock()
+	defer seenMu.Unlock()
+	var gotUser, gotOrg, gotBucket bool
+	for _, r := range seen {
+		q := r.URL.Query()
+		switch r.URL.Path {
+		case "/api/v2/authorizations":
+			gotUser = gotUser || q.Get("user") == weird
+			gotOrg = gotOrg || q.Get("org") == weird
+		case "/api/v2/buckets":
+			gotBucket = gotBucket || q.Get("name") == weird
+		case "/api/v2/authorizations/0a00000000000001":
+		default:
+			t.Errorf("unexpected request to InfluxDB: %.200s", r.URL.RequestURI())
+		}
+		if strings.ContainsAny(r.URL.RawQuery, "\x00\x1b ") {
+			t.Errorf("unescaped query: %.200q", r.URL.RawQuery)
+		}
+	}
+	if !gotUser || !gotOrg || !gotBucket {
+		t.Errorf("names with control characters and Unicode did not arrive intact: user %v, org %v, bucket %v", gotUser, gotOrg, gotBucket)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -176,22 +177,84 @@ type match struct {
 	risks []string
 }
 
+// page collects the answer of a list_tokens call from matches in any order:
+// it counts every match and keeps only the offset+limit oldest (by creation
+// time, then ID), among which the page is. A call over 10,000 tokens thus
+// holds about a page of them, not the whole list.
+type page struct {
+	offset, keep int
+	oldest       []match // a superset of the keep oldest matches so far
+	total        int
+	tally        tally
+}
+
+func newPage(offset, limit int) *page {
+	p := &page{offset: offset}
+	if limit > 0 {
+		p.keep = min(offset, math.MaxInt-limit) + limit
+	}
+	return p
+}
+
+func (p *page) add(m match) {
+	p.total++
+	p.tally.add(m)
+	if p.keep == 0 {
+		return
+	}
+	p.oldest = append(p.oldest, m)
+	if len(p.oldest)-p.keep >= max(p.keep, 64) {
+		p.trim()
+	}
+}
+
+// trim sorts the kept matches oldest first and drops all but the keep
+// oldest: a dropped one has keep older ones, so it is past the page.
+func (p *page) trim() {
+	slices.SortFunc(p.oldest, func(a, b match) int {
+		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
+	})
+	if len(p.oldest) > p.keep {
+		clear(p.oldest[p.keep:]) // let the dropped tokens be collected
+		p.oldest = p.oldest[:p.keep]
+	}
+}
+
+// matches returns the page, oldest first.
+func (p *page) matches() []match {
+	p.trim()
+	if p.offset >= len(p.oldest) {
+		return nil
+	}
+	return p.oldest[p.offset:]
+}
+
 func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *mcp.CallToolResult {
 	q, bad := parseListInput(in, s)
 	if bad != nil {
 		return bad
 	}
 
-	var matches []match
+	// A token's access to one named resource is known only once every
+	// permission has been seen (they tell the resource's org) and the
+	// resource has been looked up; such candidates wait in pending. Every
+	// other match is decided as it streams past and goes into the page.
+	deferred := q.access != nil && q.access.specific()
+	var pending []match
+	page := newPage(q.offset, q.limit)
 	err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
-		if q.access != nil && q.access.specific() {
+		if deferred {
 			for _, p := range a.Permissions {
 				q.access.learn(p)
 			}
 		}
 		risks := risksOf(a)
-		if q.keeps(a, risks) {
-			matches = append(matches, match{auth: a, risks: risks})
+		switch {
+		case !q.keeps(a, risks):
+		case deferred:
+			pending = append(pending, match{auth: a, risks: risks})
+		case q.access == nil || q.access.grantedBy(a):
+			page.add(match{auth: a, risks: risks})
 		}
 		return nil
 	})
@@ -204,31 +267,26 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	}
 
 	notes := []string{visibilityNote}
-	if q.access != nil {
-		if q.access.specific() {
-			notes = append(notes, resolveTargets(ctx, c, q.access)...)
+	if deferred {
+		notes = append(notes, resolveTargets(ctx, c, q.access)...)
+		for _, m := range pending {
+			if q.access.grantedBy(m.auth) {
+				page.add(m)
+			}
 		}
-		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
 	}
-
-	slices.SortFunc(matches, func(a, b match) int {
-		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
-	})
 
 	res := ListTokensResult{
 		Tokens:  []Token{},
-		Total:   len(matches),
+		Total:   page.total,
 		Offset:  q.offset,
-		Summary: summarize(matches),
+		Summary: page.tally.summary(),
 		Notes:   notes,
 	}
-	if q.offset < len(matches) {
-		page := matches[q.offset:min(len(matches), q.offset+q.limit)]
-		for _, m := range page {
-			t := newToken(m.auth)
-			t.Risks = m.risks
-			res.Tokens = append(res.Tokens, t)
-		}
+	for _, m := range page.matches() {
+		t := newToken(m.auth)
+		t.Risks = m.risks
+		res.Tokens = append(res.Tokens, t)
 	}
 	res.Count = len(res.Tokens)
 	res.Truncated = q.offset+res.Count < res.Total

@@ -42,32 +42,50 @@ type Rest struct {
 }
 
 func summarize(matches []match) Summary {
-	var s Summary
-	orgs := map[string]*GroupCount{}
-	users := map[string]*GroupCount{}
+	var t tally
 	for _, m := range matches {
-		if m.auth.Status == "inactive" {
-			s.Inactive++
-		} else {
-			s.Active++
-		}
-		for _, r := range m.risks {
-			switch r {
-			case riskInstanceWide:
-				s.Risks.InstanceWide++
-			case riskCanCreateTokens:
-				s.Risks.CanCreateTokens++
-			case riskInactive:
-				s.Risks.Inactive++
-			case riskNoDescription:
-				s.Risks.NoDescription++
-			}
-		}
-		count(orgs, m.auth.OrgID, m.auth.Org)
-		count(users, m.auth.UserID, m.auth.User)
+		t.add(m)
 	}
-	s.Orgs, s.OtherOrgs = top(orgs)
-	s.Users, s.OtherUsers = top(users)
+	return t.summary()
+}
+
+// tally counts matches one at a time, so that list_tokens need not keep
+// them; its zero value is ready to use.
+type tally struct {
+	s           Summary
+	orgs, users map[string]*GroupCount
+}
+
+func (t *tally) add(m match) {
+	if t.orgs == nil {
+		t.orgs, t.users = map[string]*GroupCount{}, map[string]*GroupCount{}
+	}
+	s := &t.s
+	if m.auth.Status == "inactive" {
+		s.Inactive++
+	} else {
+		s.Active++
+	}
+	for _, r := range m.risks {
+		switch r {
+		case riskInstanceWide:
+			s.Risks.InstanceWide++
+		case riskCanCreateTokens:
+			s.Risks.CanCreateTokens++
+		case riskInactive:
+			s.Risks.Inactive++
+		case riskNoDescription:
+			s.Risks.NoDescription++
+		}
+	}
+	count(t.orgs, m.auth.OrgID, m.auth.Org)
+	count(t.users, m.auth.UserID, m.auth.User)
+}
+
+func (t *tally) summary() Summary {
+	s := t.s
+	s.Orgs, s.OtherOrgs = top(t.orgs)
+	s.Users, s.OtherUsers = top(t.users)
 	return s
 }
 

@@ -153,23 +153,33 @@ func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorizatio
 	return &a, nil
 }
 
-// FindBuckets calls GET /api/v2/buckets with either a bucket name or an ID.
-// A bucket ID that does not exist is an empty result, not an error.
+// FindBuckets finds buckets by name (GET /api/v2/buckets?name=, one per org
+// that has such a bucket) or by ID (GET /api/v2/buckets/{id}). A name or ID
+// that does not exist is an empty result, not an error.
 func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, error) {
-	q := url.Values{}
-	setIf(q, "name", name)
-	setIf(q, "id", id)
-	q.Set("limit", "100")
 	var out []Bucket
-	err := c.get(ctx, "/api/v2/buckets", q, func(body io.Reader) error {
-		return decodeList(body, "buckets", func(b *Bucket) error {
-			// OSS ignores "id" on this endpoint; keep only what was asked for.
-			if (id == "" || b.ID == id) && (name == "" || b.Name == name) {
-				out = append(out, *b)
-			}
-			return nil
+	var err error
+	if id != "" {
+		if err := ValidateID(id); err != nil {
+			return nil, err
+		}
+		var b Bucket
+		err = c.get(ctx, "/api/v2/buckets/"+url.PathEscape(id), nil, func(body io.Reader) error {
+			return decodeObject(body, &b)
 		})
-	})
+		if err == nil && b.ID != "" {
+			out = append(out, b)
+		}
+	} else {
+		err = c.get(ctx, "/api/v2/buckets", url.Values{"name": {name}}, func(body io.Reader) error {
+			return decodeList(body, "buckets", func(b *Bucket) error {
+				if b.Name == name {
+					out = append(out, *b)
+				}
+				return nil
+			})
+		})
+	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
 		return nil, nil

@@ -597,6 +597,16 @@ func TestConfiguredTokenScrubbedFromErrors(t *testing.T) {
 func TestFindBuckets(t *testing.T) {
 	u := newUpstream(t)
 	var queries []url.Values
+	var paths []string
+	u.handle("/api/v2/buckets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		switch r.PathValue("id") {
+		case "1b8b4c1613714667":
+			writeJSON(w, 200, `{"id":"1b8b4c1613714667","name":"telegraf","orgID":"3ff51bdadf9c0ae2","type":"user"}`)
+		default:
+			writeJSON(w, 404, indented("not found", "bucket not found"))
+		}
+	})
 	u.handle("/api/v2/buckets", func(w http.ResponseWriter, r *http.Request) {
 		queries = append(queries, r.URL.Query())
 		switch r.URL.Query().Get("name") {
@@ -629,11 +639,14 @@ func TestFindBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != "1b8b4c1613714667" {
+	if want := []influx.Bucket{{ID: "1b8b4c1613714667", Name: "telegraf", OrgID: "3ff51bdadf9c0ae2"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("by id: %+v", got)
 	}
-	if q := queries[1]; q.Get("id") != "1b8b4c1613714667" || q.Has("name") {
-		t.Errorf("query %v", q)
+	if len(paths) != 1 || paths[0] != prefix+"/api/v2/buckets/1b8b4c1613714667" {
+		t.Errorf("by id asked %v, want GET /api/v2/buckets/{id}", paths)
+	}
+	if got, err := c.FindBuckets(ctx, "", "1b8b4c16137146ff"); err != nil || len(got) != 0 {
+		t.Errorf("unknown id: %+v, %v; want empty, nil", got, err)
 	}
 
 	got, err = c.FindBuckets(ctx, "nosuch", "")

@@ -148,6 +148,7 @@ func (f *fakeInflux) start(t *testing.T) *fakeInflux {
 	mux.HandleFunc("GET /api/v2/authorizations", f.listAuthorizations)
 	mux.HandleFunc("GET /api/v2/authorizations/{id}", f.getAuthorization)
 	mux.HandleFunc("GET /api/v2/buckets", f.listBuckets)
+	mux.HandleFunc("GET /api/v2/buckets/{id}", f.getBucket)
 	mux.HandleFunc("GET /api/v2/orgs", f.listOrgs)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake InfluxDB: unexpected request %s %s", r.Method, r.URL.RequestURI())
@@ -400,6 +401,16 @@ func (f *fakeInflux) listBuckets(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": list})
+}
+
+func (f *fakeInflux) getBucket(w http.ResponseWriter, r *http.Request) {
+	for _, b := range f.buckets {
+		if b.ID == r.PathValue("id") {
+			writeJSONBody(w, map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": "user", "retentionRules": []any{}})
+			return
+		}
+	}
+	f.error(w, http.StatusNotFound, "not found", "bucket not found", true)
 }
 
 func (f *fakeInflux) listOrgs(w http.ResponseWriter, r *http.Request) {

@@ -112,7 +112,7 @@ func describeTransport(e *influx.TransportError, s Settings) string {
 		return fmt.Sprintf("Connection to %s was refused: nothing listens there. Check that InfluxDB is running and that INFLUX_HOST (%s) has the right port.", e.Host, s.Host)
 	case errors.As(e.Err, &certErr), errors.As(e.Err, &unknownAuth), errors.As(e.Err, &hostErr), errors.As(e.Err, &invalidCert):
 		return fmt.Sprintf("TLS certificate problem with %s: %s. Fix the server's certificate or the host name in INFLUX_HOST; INFLUX_SKIP_VERIFY=true turns verification off, which lets anyone on the network read the token.", e.Host, certReason(e.Err))
-	case errors.As(e.Err, &recordErr):
+	case errors.As(e.Err, &recordErr), errors.Is(e.Err, http.ErrSchemeMismatch):
 		return fmt.Sprintf("%s did not answer with TLS. INFLUX_HOST probably should start with http:// instead of https://.", e.Host)
 	}
 	return fmt.Sprintf("Cannot reach InfluxDB at %s: %v. Check INFLUX_HOST and the network.", e.Host, innermost(e.Err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -19,8 +20,10 @@ import (
 
 const validationPrefix = "input schema validation failed:"
 
-// argumentHints rewrites schema-validation errors of the given tools.
-func argumentHints(tools []server.ServerTool) *server.Hooks {
+// argumentHints rewrites schema-validation errors of the given tools, and
+// logs the rejected call at debug level (the handlers, which log the other
+// calls, never see it).
+func argumentHints(tools []server.ServerTool, log *slog.Logger) *server.Hooks {
 	schemas := map[string]inputSchema{}
 	for _, t := range tools {
 		var s inputSchema
@@ -46,6 +49,7 @@ func argumentHints(tools []server.ServerTool) *server.Hooks {
 			text.Text = msg
 			res.Content[0] = text
 		}
+		log.Debug("tool call rejected", "tool", req.Params.Name, "error", truncate(text.Text, 500))
 	})
 	return hooks
 }

@@ -41,6 +41,7 @@ func GetToken(c Client, s Settings) server.ServerTool {
 		mcp.WithInputSchema[GetTokenInput](),
 		mcp.WithOutputSchema[TokenDetail](),
 		readOnly("Get one InfluxDB token"),
+		nonNullable(),
 	)
 	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in GetTokenInput) (*mcp.CallToolResult, error) {
 		return getToken(ctx, c, s, in), nil

@@ -65,6 +65,7 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 		mcp.WithInputSchema[ListTokensInput](),
 		mcp.WithOutputSchema[ListTokensResult](),
 		readOnly("List InfluxDB tokens"),
+		nonNullable(),
 	)
 	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in ListTokensInput) (*mcp.CallToolResult, error) {
 		return listTokens(ctx, c, s, in), nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -63,7 +64,7 @@ func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerO
 		server.WithToolHandlerMiddleware(logCalls(log)),
 		server.WithInputSchemaValidation(),
 		server.WithOutputSchemaValidation(),
-		server.WithHooks(argumentHints(tools)),
+		server.WithHooks(argumentHints(tools, log)),
 	}
 }
 
@@ -116,6 +117,42 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// nonNullable rewrites schema types such as ["null", "integer"], which the
+// struct-to-schema generator gives pointers and slices, to the plain type:
+// the tools never send null, and some clients reject type lists. It must
+// follow mcp.WithInputSchema and mcp.WithOutputSchema.
+func nonNullable() mcp.ToolOption {
+	return func(t *mcp.Tool) {
+		// Rewritten as text to keep the properties in declaration order.
+		t.RawInputSchema = nullableType.ReplaceAll(t.RawInputSchema, []byte(`"$1"`))
+		for _, p := range t.OutputSchema.Properties {
+			dropNull(p)
+		}
+	}
+}
+
+var nullableType = regexp.MustCompile(`\["null","(\w+)"\]`)
+
+func dropNull(schema any) {
+	switch s := schema.(type) {
+	case map[string]any:
+		if types, ok := s["type"].([]any); ok && len(types) == 2 {
+			for i, t := range types {
+				if t == "null" {
+					s["type"] = types[1-i]
+				}
+			}
+		}
+		for _, v := range s {
+			dropNull(v)
+		}
+	case []any:
+		for _, v := range s {
+			dropNull(v)
+		}
+	}
 }
 
 // readOnly are the annotations of every tool here: nothing is changed, and

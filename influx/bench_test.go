@@ -208,6 +208,8 @@ var decoderCases = []string{
 	`{"authorizations":[{"id":"first","id":"second","orgid":"x","orgID":"y"}]}`,
 	`{"authorizations":[{"permissions":[{"action":"read","resource":{"type":"a","id":"1"}},{"action":"write"}],"permissions":[{"resource":{"name":"merged"}}]}]}`,
 	`{"authorizations":[{"permissions":[{"action":"read"}],"permissions":[]}]}`,
+	`{"authorizations":[{"permissions":[{"action":"a","resource":{"type":"t1","id":"1"}},{"action":"b","resource":{"type":"t2","org":"o"}},{"action":"c"}],"permissions":[{"action":"x"}],"permissions":[{"resource":{"name":"n"}},{"action":"y"},{},{"action":"z"},{}]}]}`,
+	`{"authorizations":[{"permissions":[],"permissions":[{"action":"a"}]},{"permissions":[{"action":"fresh"}]},{"permissions":[{}]}]}`,
 	`{"authorizations":[{"permissions":[{"action":"read"}],"permissions":null}]}`,
 	`{"authorizations":[{"id":null,"description":null,"permissions":[null,{"resource":null}],"createdAt":null}]}`,
 	`{"authorizations":[null,{"id":"after null"}]}`,

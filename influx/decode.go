@@ -2,6 +2,7 @@ package influx
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,15 +134,15 @@ func (d *reader) authorization(a *Authorization) error {
 		case 1:
 			return d.str(&a.Description)
 		case 2:
-			return d.str(&a.Status)
+			return d.repeated(&a.Status)
 		case 3:
-			return d.str(&a.OrgID)
+			return d.repeated(&a.OrgID)
 		case 4:
-			return d.str(&a.Org)
+			return d.repeated(&a.Org)
 		case 5:
-			return d.str(&a.UserID)
+			return d.repeated(&a.UserID)
 		case 6:
-			return d.str(&a.User)
+			return d.repeated(&a.User)
 		case 7:
 			return d.permissions(&a.Permissions)
 		case 8:
@@ -163,22 +164,28 @@ func (d *reader) permissions(ps *[]Permission) error {
 		}
 		return err
 	}
+	if len(*ps) == 0 {
+		// The usual case, a first "permissions": decode into scratch space
+		// and keep a copy of exactly the right size.
+		d.perms = d.perms[:0]
+		err := d.array(func() error {
+			d.perms = append(d.perms, Permission{})
+			return d.permission(&d.perms[len(d.perms)-1])
+		})
+		if len(d.perms) == 0 {
+			*ps = []Permission{}
+		} else {
+			*ps = slices.Clone(d.perms)
+		}
+		return err
+	}
 	i := 0
 	err := d.array(func() error {
 		if i >= len(*ps) {
 			*ps = slices.Grow(*ps, 1)[:i+1]
 		}
-		p := &(*ps)[i]
 		i++
-		return d.fields(func(key []byte) error {
-			switch fieldIndex(key, permissionFields) {
-			case 0:
-				return d.str(&p.Action)
-			case 1:
-				return d.resource(&p.Resource)
-			}
-			return d.skip()
-		})
+		return d.permission(&(*ps)[i-1])
 	})
 	if err != nil {
 		return err
@@ -191,19 +198,31 @@ func (d *reader) permissions(ps *[]Permission) error {
 	return nil
 }
 
+func (d *reader) permission(p *Permission) error {
+	return d.fields(func(key []byte) error {
+		switch fieldIndex(key, permissionFields) {
+		case 0:
+			return d.repeated(&p.Action)
+		case 1:
+			return d.resource(&p.Resource)
+		}
+		return d.skip()
+	})
+}
+
 func (d *reader) resource(r *Resource) error {
 	return d.fields(func(key []byte) error {
 		switch fieldIndex(key, resourceFields) {
 		case 0:
-			return d.str(&r.Type)
+			return d.repeated(&r.Type)
 		case 1:
-			return d.str(&r.ID)
+			return d.repeated(&r.ID)
 		case 2:
-			return d.str(&r.Name)
+			return d.repeated(&r.Name)
 		case 3:
-			return d.str(&r.OrgID)
+			return d.repeated(&r.OrgID)
 		case 4:
-			return d.str(&r.Org)
+			return d.repeated(&r.Org)
 		}
 		return d.skip()
 	})
@@ -228,7 +247,12 @@ type reader struct {
 	err   error // r's error, once it returned one (io.EOF at the end)
 	depth int   // nesting of objects and arrays
 	key   []byte
+	seen  map[string]string // values of repeated, to share
+	perms []Permission      // scratch space for permissions
 }
+
+// maxSeen bounds the values repeated shares.
+const maxSeen = 1 << 13
 
 // maxDepth is encoding/json's limit on nesting.
 const maxDepth = 10000
@@ -266,13 +290,13 @@ func (d *reader) inputError() error {
 // next skips white space and returns the next byte, without consuming it.
 func (d *reader) next() (byte, error) {
 	for {
-		for ; d.pos < len(d.buf); d.pos++ {
-			switch c := d.buf[d.pos]; c {
-			case ' ', '\t', '\n', '\r':
-			default:
+		for i, c := range d.buf[d.pos:] {
+			if c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				d.pos += i
 				return c, nil
 			}
 		}
+		d.pos = len(d.buf)
 		if !d.more(1) {
 			return 0, d.inputError()
 		}
@@ -397,6 +421,15 @@ func (d *reader) stringToken() (raw []byte, plain bool, err error) {
 		if d.pos+n >= len(d.buf) && !d.more(n+1) {
 			return nil, false, d.inputError()
 		}
+		for _, c := range d.buf[d.pos+n:] { // the common bytes, quickly
+			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				break
+			}
+			n++
+		}
+		if d.pos+n >= len(d.buf) {
+			continue
+		}
 		c := d.buf[d.pos+n]
 		switch {
 		case c == '"':
@@ -440,6 +473,32 @@ func (d *reader) str(s *string) error {
 		return err
 	}
 	return fmt.Errorf("a non-string value where a string was expected, before byte %d", d.off+int64(d.pos))
+}
+
+// repeated decodes, as str does, a string that recurs across a list (a
+// status, an org, a user, an action, a resource), sharing one copy of each
+// value instead of allocating it anew for every token.
+func (d *reader) repeated(s *string) error {
+	if c, err := d.next(); err != nil || c != '"' {
+		return d.str(s)
+	}
+	raw, plain, err := d.stringToken()
+	if err != nil || !plain {
+		return cmp.Or(err, json.Unmarshal(raw, s))
+	}
+	b := raw[1 : len(raw)-1]
+	if v, ok := d.seen[string(b)]; ok {
+		*s = v
+		return nil
+	}
+	*s = string(b)
+	if d.seen == nil {
+		d.seen = map[string]string{}
+	}
+	if len(d.seen) < maxSeen {
+		d.seen[*s] = *s
+	}
+	return nil
 }
 
 // timestamp decodes a string or null with time.Time's UnmarshalJSON.

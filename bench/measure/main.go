@@ -216,7 +216,20 @@ func largeList(c config, big *standin) error {
 	fmt.Printf("unfiltered list_tokens (page of 50, total %d): %.1f ms (target < 100 ms)\n", total, median(tAll))
 	fmt.Printf("filtered list_tokens %s:  %.1f ms (target < 100 ms)\n", filtered, median(tFilt))
 	fmt.Printf("bare GET of the same URL:                     %.1f ms\n", median(tGet))
-	fmt.Printf("peak RSS (VmHWM) after all calls: %.1f MB (target < 32 MB)\n\n", median(peak))
+	fmt.Printf("peak RSS (VmHWM) after all calls: %.1f MB (target < 32 MB)\n", median(peak))
+	fmt.Printf("other calls, each in a fresh process (%d calls):\n", callsEach)
+	for _, args := range []string{
+		`{"action":"write","resourceType":"buckets","resourceName":"bucket3"}`, // decided after the list: candidates are kept
+		`{"offset":9950}`, // the last page: the 10,000 oldest are kept
+		`{"limit":500}`,   // the largest page
+	} {
+		d, hwm, size, err := oneQuery(c.server, big, args, callsEach)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-70s %6.1f ms, peak RSS %.1f MB, answer %d KB\n", args, d, hwm, size/1000)
+	}
+	fmt.Println()
 
 	perRaw, perCompact, n, err := rawSizes(raw, page)
 	if err != nil {
@@ -227,7 +240,33 @@ func largeList(c config, big *standin) error {
 	fmt.Printf("text: %d characters (%.0f per token); structured content: %d characters (%.0f per token)\n",
 		utf8.RuneCountInString(text), float64(utf8.RuneCountInString(text))/float64(n), structured, float64(structured)/float64(n))
 	fmt.Printf("InfluxDB JSON for the same tokens: %.0f characters per token as sent, %.0f compact\n", perRaw, perCompact)
+	fmt.Printf("ratio: text %.2f, structured %.2f of the compact JSON\n", float64(utf8.RuneCountInString(text))/float64(n)/perCompact, float64(structured)/float64(n)/perCompact)
 	return nil
+}
+
+// oneQuery makes calls calls of list_tokens with args in a fresh process and
+// returns their median time, the process's peak RSS and the answer's size.
+func oneQuery(server string, big *standin, args string, calls int) (ms_, hwm float64, size int, err error) {
+	p, err := spawn(server, big.env())
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer p.close()
+	if err := p.initialize(); err != nil {
+		return 0, 0, 0, err
+	}
+	var ts []float64
+	for range calls {
+		t0 := time.Now()
+		res, err := p.callTool("list_tokens", args)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		ts = append(ts, ms(time.Since(t0)))
+		size = len(res.Text) + len(res.Structured)
+	}
+	hwm, err = p.status("VmHWM")
+	return median(ts), hwm, size, err
 }
 
 // rawSizes finds the tokens of a list_tokens page in the raw InfluxDB answer

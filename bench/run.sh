@@ -1,37 +1,52 @@
 #!/usr/bin/env bash
-# Measures influx-token-mcp: start-up to the answer to initialize against a
-# minimal mcp-go server, RSS, list_tokens latency against a local stand-in
-# InfluxDB next to a bare HTTP GET, the 10,000-token case and output size,
-# then the Go benchmarks. Prints medians and ratios; asserts no timing.
+# Measures influx-token-mcp as an assistant runs it, then runs the Go
+# benchmarks. Everything is built from this checkout into a temporary
+# directory; only Go and a shell are needed. It prints medians and ratios
+# and asserts no timing (benchmarks are not tests).
 #
-#   bench/run.sh                 # about two minutes on 2 cores
-#   RUNS=31 CALLS=60 bench/run.sh   # more samples
-#   GOBENCH=0 bench/run.sh       # skip the Go benchmarks
+#   bench/run.sh                     # about a minute or two on 2 cores
+#   RUNS=31 CALLS=60 bench/run.sh    # more samples (default 15 and 30)
+#   REAL=1 bench/run.sh              # also time calls against the real InfluxDB
+#                                    # v2.8.0 handlers (integration/; the first
+#                                    # build of those takes minutes)
+#   GOBENCH=0 bench/run.sh           # skip the Go benchmarks
+#   BENCHTIME=3s bench/run.sh        # longer Go benchmarks (default 1s)
+#
+# Measured (bench/measure): start-up to the answer to initialize against a
+# minimal mcp-go server (bench/baseline), alternating, RSS from
+# /proc/<pid>/status (VmRSS, VmHWM), list_tokens against a local stand-in
+# InfluxDB (bench/standin) next to a bare GET of the same URL, 10,000 tokens
+# with three permissions each, and the size of a page of 50.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-runs=${RUNS:-15}
-calls=${CALLS:-30}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== Machine"
 echo "cores: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(go version)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!integration' 2>/dev/null || echo ' with local changes')"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-# Built as users build it (go build / go install), no special flags.
+# Built the way users build it (go build / go install), without extra flags.
 go build -o "$tmp/influx-token-mcp" .
 go build -o "$tmp/baseline" ./bench/baseline
 go build -o "$tmp/standin" ./bench/standin
 go build -o "$tmp/measure" ./bench/measure
+real=()
+if [ "${REAL:-0}" != 0 ]; then
+	(cd integration && ./prepare-flux.sh >/dev/null && go build -o "$tmp/influx-testserver" ./cmd/influx-testserver)
+	real=(-real "$tmp/influx-testserver")
+fi
 echo "binary size: influx-token-mcp $(($(stat -c %s "$tmp/influx-token-mcp") / 1024)) KiB, baseline $(($(stat -c %s "$tmp/baseline") / 1024)) KiB"
 echo
 
-"$tmp/measure" -server "$tmp/influx-token-mcp" -baseline "$tmp/baseline" -standin "$tmp/standin" -runs "$runs" -calls "$calls"
+"$tmp/measure" -server "$tmp/influx-token-mcp" -baseline "$tmp/baseline" -standin "$tmp/standin" \
+	-runs "${RUNS:-15}" -calls "${CALLS:-30}" "${real[@]}"
 
 if [ "${GOBENCH:-1}" != 0 ]; then
 	echo
-	echo "== Go benchmarks (go test -bench . -benchmem)"
+	echo "== Go benchmarks (go test -run '^\$' -bench . -benchmem -benchtime ${BENCHTIME:-1s} ./influx ./tools)"
 	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-1s}" ./influx ./tools
 fi

@@ -26,8 +26,8 @@ import (
 const benchToken = "bench-operator-token"
 
 type config struct {
-	server, baseline, standin string
-	runs, calls, big          int
+	server, baseline, standin, real string
+	runs, calls, big                int
 }
 
 func main() {
@@ -38,6 +38,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 15, "processes started per start-up measurement")
 	flag.IntVar(&c.calls, "calls", 30, "calls per latency measurement")
 	flag.IntVar(&c.big, "big", 10000, "tokens in the large case")
+	flag.StringVar(&c.real, "real", "", "integration/cmd/influx-testserver binary: also time calls against the real InfluxDB handlers")
 	flag.Parse()
 	if c.server == "" || c.baseline == "" || c.standin == "" {
 		fmt.Fprintln(os.Stderr, "measure: -server, -baseline and -standin are required")
@@ -64,8 +65,19 @@ func run(c config) error {
 	if err := startup(c, small); err != nil {
 		return err
 	}
-	if err := perCall(c, small); err != nil {
+	if err := perCall(c, small.url, benchToken, "10 tokens, stand-in InfluxDB"); err != nil {
 		return err
+	}
+	if c.real != "" {
+		host, token, stop, err := startReal(c.real)
+		if err != nil {
+			return err
+		}
+		err = perCall(c, host, token, "seeded fixtures, real InfluxDB v2.8.0 handlers (integration/testserver)")
+		stop()
+		if err != nil {
+			return err
+		}
 	}
 	return largeList(c, big)
 }
@@ -120,9 +132,10 @@ func startup(c config, small *standin) error {
 	return nil
 }
 
-// perCall compares list_tokens on a 10-token instance with a bare GET.
-func perCall(c config, small *standin) error {
-	p, err := spawn(c.server, small.env())
+// perCall compares list_tokens with a bare GET of the same URL.
+func perCall(c config, host, token, what string) error {
+	env := []string{"INFLUX_HOST=" + host, "INFLUX_TOKEN=" + token}
+	p, err := spawn(c.server, env)
 	if err != nil {
 		return err
 	}
@@ -139,7 +152,7 @@ func perCall(c config, small *standin) error {
 		}
 		d1 := time.Since(t0)
 		t0 = time.Now()
-		if _, err := small.get(hc); err != nil {
+		if _, err := get(hc, host, token); err != nil {
 			return err
 		}
 		d2 := time.Since(t0)
@@ -147,10 +160,43 @@ func perCall(c config, small *standin) error {
 			tCall, tGet = append(tCall, ms(d1)), append(tGet, ms(d2))
 		}
 	}
-	fmt.Printf("== One list_tokens call, 10 tokens (%d calls, alternating with a bare GET)\n", c.calls)
+	fmt.Printf("== One list_tokens call, %s (%d calls, alternating with a bare GET)\n", what, c.calls)
 	fmt.Printf("list_tokens %.3f ms, bare GET %.3f ms, overhead %.3f ms (target < 1 ms)\n\n",
 		median(tCall), median(tGet), median(tCall)-median(tGet))
 	return nil
+}
+
+// startReal starts the real InfluxDB handlers seeded with the audit
+// fixtures and reads their URL and operator token from its banner.
+func startReal(bin string) (host, token string, stop func(), err error) {
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0") // its stderr is discarded
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", "", nil, err
+	}
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		for _, f := range strings.Fields(sc.Text()) {
+			if v, ok := strings.CutPrefix(f, "INFLUX_HOST="); ok {
+				host = v
+			} else if v, ok := strings.CutPrefix(f, "INFLUX_TOKEN="); ok {
+				token = v
+			}
+		}
+		if host != "" && token != "" {
+			go io.Copy(io.Discard, out)
+			return host, token, stop, nil
+		}
+	}
+	stop()
+	return "", "", nil, errors.New("influx-testserver printed no INFLUX_HOST and INFLUX_TOKEN")
 }
 
 // largeList measures the big instance in fresh processes: per-call times,
@@ -355,18 +401,24 @@ func (s *standin) env() []string {
 	return []string{"INFLUX_HOST=" + s.url, "INFLUX_TOKEN=" + benchToken}
 }
 
-func (s *standin) get(hc *http.Client) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v2/authorizations", nil)
+func (s *standin) get(hc *http.Client) ([]byte, error) { return get(hc, s.url, benchToken) }
+
+// get is the bare GET of the token list that list_tokens is compared with.
+func get(hc *http.Client, host, token string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, host+"/api/v2/authorizations", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Token "+benchToken)
+	req.Header.Set("Authorization", "Token "+token)
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/api/v2/authorizations: %s", host, resp.Status)
+	}
 	return io.ReadAll(resp.Body)
 }
 

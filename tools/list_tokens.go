@@ -248,6 +248,11 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 			for _, p := range a.Permissions {
 				q.access.learn(p)
 			}
+			// A token lives in its own org, whose ID and name it carries.
+			if q.access.Type == "authorizations" && a.ID == q.access.ID ||
+				q.access.Type == "orgs" && (a.OrgID == q.access.ID || q.access.Name != "" && a.Org == q.access.Name) {
+				q.access.addTarget(resource{ID: firstNonEmpty(q.access.ID, a.OrgID), OrgID: a.OrgID})
+			}
 		}
 		risks := risksOf(a)
 		switch {
@@ -317,6 +322,15 @@ func resolveTargets(ctx context.Context, c Client, q *accessQuery) []string {
 			lookupErr = err
 			for _, o := range orgs {
 				q.addTarget(resource{ID: o.ID, OrgID: o.ID})
+			}
+		}
+	case "authorizations":
+		// A token lives in its own org; look it up if the list did not show it.
+		if q.ID != "" && !q.resolved() {
+			a, err := c.GetAuthorization(ctx, q.ID)
+			lookupErr = err
+			if err == nil {
+				q.addTarget(resource{ID: a.ID, OrgID: a.OrgID})
 			}
 		}
 	case "users", "instance":

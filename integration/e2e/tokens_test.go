@@ -211,7 +211,7 @@ func TestUnknownNamesAndIDs(t *testing.T) {
 		t.Fatalf("InfluxDB answers %d for authorization %s, want 404", code, unknown)
 	}
 	text := toolError(ctx, t, s, "get_token", map[string]any{"authID": unknown})
-	wantContains(t, "get_token unknown ID", text, "404", "not found", unknown)
+	wantContains(t, "get_token unknown ID", text, "404", "not found", "No token has authID "+unknown)
 
 	for _, arg := range []string{"userID", "orgID"} {
 		if got := e.directList(ctx, t, testserver.TokOperator, map[string]any{arg: unknown}); len(got) != 0 {

@@ -4,13 +4,13 @@
 # directory; only Go and a shell are needed. It prints medians and ratios
 # and asserts no timing (benchmarks are not tests).
 #
-#   bench/run.sh                     # about a minute or two on 2 cores
+#   bench/run.sh                     # about a minute on 2 idle cores
 #   RUNS=31 CALLS=60 bench/run.sh    # more samples (default 15 and 30)
 #   REAL=1 bench/run.sh              # also time calls against the real InfluxDB
 #                                    # v2.8.0 handlers (integration/; the first
 #                                    # build of those takes minutes)
 #   GOBENCH=0 bench/run.sh           # skip the Go benchmarks
-#   BENCHTIME=3s bench/run.sh        # longer Go benchmarks (default 1s)
+#   BENCHTIME=2s bench/run.sh        # longer Go benchmarks (default 500ms)
 #
 # Measured (bench/measure): start-up to the answer to initialize against a
 # minimal mcp-go server (bench/baseline), alternating, RSS from
@@ -47,6 +47,6 @@ echo
 
 if [ "${GOBENCH:-1}" != 0 ]; then
 	echo
-	echo "== Go benchmarks (go test -run '^\$' -bench . -benchmem -benchtime ${BENCHTIME:-1s} ./influx ./tools)"
-	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-1s}" ./influx ./tools
+	echo "== Go benchmarks (go test -run '^\$' -bench . -benchmem -benchtime ${BENCHTIME:-500ms} ./influx ./tools)"
+	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-500ms}" ./influx ./tools
 fi

@@ -165,9 +165,9 @@ func (e *env) expect(t testing.TB, caller string, args map[string]any) []string 
 		tok := e.fx.Tokens[name]
 		created := e.created[tok.ID]
 		keep := (str("user") == "" || tok.User == str("user")) &&
-			(str("userID") == "" || tok.UserID == str("userID")) &&
+			(str("userID") == "" || strings.EqualFold(tok.UserID, str("userID"))) &&
 			(str("org") == "" || tok.Org == str("org")) &&
-			(str("orgID") == "" || tok.OrgID == str("orgID")) &&
+			(str("orgID") == "" || strings.EqualFold(tok.OrgID, str("orgID"))) &&
 			(str("status") == "" || tok.Status == str("status")) &&
 			strings.Contains(strings.ToLower(tok.Description), strings.ToLower(str("description"))) &&
 			(str("risk") == "" || slices.Contains(e.fixtureRisks(tok), str("risk"))) &&

@@ -12,7 +12,8 @@ import (
 
 // Issue 7: a client that is not mcp-go — the official MCP Go SDK — on its
 // default stateless protocol (server/discover, 2026-07-28) and on initialize
-// with 2025-06-18 and 2025-11-25: list tools, call both tools (every
+// with 2025-11-25, 2025-06-18 (and the older 2025-03-26 and 2024-11-05),
+// pinned with ClientSessionOptions.ProtocolVersion: list tools, call both tools (every
 // structuredContent is validated against the outputSchema by mcpharness),
 // get the prompt.
 func TestProtocolVersions(t *testing.T) {
@@ -25,6 +26,9 @@ func TestProtocolVersions(t *testing.T) {
 		{"", mcpharness.Protocol20260728, "server/discover"},
 		{mcpharness.Protocol20251125, mcpharness.Protocol20251125, "initialize"},
 		{mcpharness.Protocol20250618, mcpharness.Protocol20250618, "initialize"},
+		// Older versions mcp-go also answers; their clients read the text.
+		{"2025-03-26", "2025-03-26", "initialize"},
+		{"2024-11-05", "2024-11-05", "initialize"},
 	} {
 		name := c.ask
 		if name == "" {

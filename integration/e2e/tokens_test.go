@@ -39,6 +39,7 @@ func TestListTokensMatchesInfluxDB(t *testing.T) {
 		{"user": testserver.UserBob, "orgID": globex.ID},
 		{"userID": f.Users[testserver.UserAlice].ID, "org": testserver.OrgAcme},
 		{"user": testserver.UserCarol, "org": testserver.OrgGlobex}, // empty on both sides
+		{"userID": strings.ToUpper(f.Users[testserver.UserBob].ID), "orgID": strings.ToUpper(acme.ID)},
 	}
 	for _, caller := range []string{testserver.TokOperator, testserver.TokAuditor, testserver.TokAuditorRestricted} {
 		t.Run(caller, func(t *testing.T) {
@@ -152,6 +153,11 @@ func TestGetTokenMatchesInfluxDB(t *testing.T) {
 				got := get(ctx, t, s, tok.ID)
 				compareToken(t, got.tokenOut, want)
 				compareDetails(t, name, got, want, tok)
+			}
+			// IDs are hexadecimal: upper case names the same token.
+			op := e.fx.Token(testserver.TokAuditorRestricted)
+			if got := get(ctx, t, s, strings.ToUpper(op.ID)); got.ID != op.ID {
+				t.Errorf("get_token of the upper-case ID returned %s, want %s", got.ID, op.ID)
 			}
 			if caller == testserver.TokAuditorRestricted && refused == 0 {
 				t.Errorf("auditor-restricted was refused nothing; the fixtures should hide other users' tokens from it")

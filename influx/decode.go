@@ -2,7 +2,6 @@ package influx
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,10 +242,10 @@ type reader struct {
 	r     io.Reader
 	buf   []byte // buf[pos:] is read from r but not yet consumed
 	pos   int
-	off   int64 // input offset of buf[0], for error messages
-	err   error // r's error, once it returned one (io.EOF at the end)
-	depth int   // nesting of objects and arrays
-	key   []byte
+	off   int64             // input offset of buf[0], for error messages
+	err   error             // r's error, once it returned one (io.EOF at the end)
+	depth int               // nesting of objects and arrays
+	key   []byte            // the name of the field being read
 	seen  map[string]string // values of repeated, to share
 	perms []Permission      // scratch space for permissions
 }
@@ -483,8 +482,11 @@ func (d *reader) repeated(s *string) error {
 		return d.str(s)
 	}
 	raw, plain, err := d.stringToken()
-	if err != nil || !plain {
-		return cmp.Or(err, json.Unmarshal(raw, s))
+	if err != nil {
+		return err
+	}
+	if !plain {
+		return json.Unmarshal(raw, s)
 	}
 	b := raw[1 : len(raw)-1]
 	if v, ok := d.seen[string(b)]; ok {

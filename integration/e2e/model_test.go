@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -201,5 +200,3 @@ func (e *env) checkList(t testing.TB, caller string, args map[string]any, got li
 		}
 	}
 }
-
-func (e *env) fixtureNames(ids []string) string { return fmt.Sprint(e.names(ids)) }

@@ -233,7 +233,7 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 	notes := []string{visibilityNote}
 	if q.access != nil {
 		if q.access.specific() {
-			notes = append(notes, resolveTargets(ctx, c, q.access)...)
+			notes = append(notes, resolveTargets(ctx, c, q.access, q.filter)...)
 		}
 		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
 	}

@@ -274,7 +274,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 
 	notes := []string{visibilityNote}
 	if deferred {
-		notes = append(notes, resolveTargets(ctx, c, q.access)...)
+		notes = append(notes, resolveTargets(ctx, c, q.access, q.filter)...)
 		for _, m := range pending {
 			if q.access.grantedBy(m.auth) {
 				page.add(m)
@@ -303,7 +303,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 // InfluxDB's buckets and orgs APIs where the configured token may read them,
 // on top of what the tokens' own permissions told. It returns notes for what
 // could not be resolved.
-func resolveTargets(ctx context.Context, c Client, q *accessQuery) []string {
+func resolveTargets(ctx context.Context, c Client, q *accessQuery, filter influx.ListFilter) []string {
 	what := fmt.Sprintf("%s %q", q.Type, firstNonEmpty(q.Name, q.ID))
 	var lookupErr error
 	switch q.Type {
@@ -335,6 +335,19 @@ func resolveTargets(ctx context.Context, c Client, q *accessQuery) []string {
 		}
 	case "users", "instance":
 		return nil // not owned by an org: only instance-wide and own-ID grants apply
+	}
+	if !q.resolved() && filter != (influx.ListFilter{}) {
+		// The filters may have hidden every permission that names the
+		// resource; the whole visible list may still show its org.
+		err := c.ListAuthorizations(ctx, influx.ListFilter{}, func(a *influx.Authorization) error {
+			for _, p := range a.Permissions {
+				q.learn(p)
+			}
+			return nil
+		})
+		if lookupErr == nil {
+			lookupErr = err
+		}
 	}
 	if q.resolved() {
 		return nil

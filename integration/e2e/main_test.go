@@ -33,10 +33,6 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := mcpharness.DefeatTestCache(".last-run"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	dir, err := os.MkdirTemp("", "influx-token-mcp-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

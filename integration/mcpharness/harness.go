@@ -28,7 +28,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,41 +89,6 @@ func Build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// DefeatTestCache keeps `go test` from caching the calling package's
-// result; call it from TestMain. The go command reruns a cached test only
-// when a file the test opened inside its own module has changed, and the
-// server binary is built from the root module, outside it, so a cached
-// pass would hide a changed server. The go command does not cache a run
-// that opened a file modified less than two seconds before the run ended.
-// This writes such a file, name (relative to the package directory, and
-// git-ignored there), dated in the future, and every Start opens it (opens
-// before m.Run are not recorded).
-func DefeatTestCache(name string) error {
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(abs, []byte("opened by each test run so that go test does not cache the result (see mcpharness.DefeatTestCache)\n"), 0o644); err != nil {
-		return err
-	}
-	future := time.Now().Add(time.Hour)
-	if err := os.Chtimes(abs, future, future); err != nil {
-		return err
-	}
-	cacheStamp.Store(&abs)
-	return nil
-}
-
-var cacheStamp atomic.Pointer[string]
-
-func openCacheStamp() {
-	if p := cacheStamp.Load(); p != nil {
-		if f, err := os.Open(*p); err == nil {
-			f.Close()
-		}
-	}
-}
-
 // Options configure one server process and its client session.
 type Options struct {
 	Binary string
@@ -170,7 +134,6 @@ func Start(t testing.TB, opts Options) *Session {
 }
 
 func start(t testing.TB, opts Options) (*Session, error) {
-	openCacheStamp()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

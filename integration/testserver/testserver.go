@@ -199,8 +199,11 @@ func (s *Server) onboard(ctx context.Context, opts Options) error {
 
 // newHandler wires InfluxDB's stores, services and HTTP handlers the way
 // cmd/influxd/launcher/launcher.go does, limited to what token audits touch.
+var setBuildInfo sync.Once
+
 func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.Handler, error) {
-	influxdb.SetBuildInfo(InfluxDBVersion, "", "")
+	// SetBuildInfo writes a global that running servers read: once only.
+	setBuildInfo.Do(func() { influxdb.SetBuildInfo(InfluxDBVersion, "", "") })
 	reg := prom.NewRegistry(log.With(zap.String("service", "prom_registry")))
 
 	// Metadata store: in-memory KV, migrated to the current schema.

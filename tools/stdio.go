@@ -139,11 +139,16 @@ func (c stdioConfig) serve(ctx context.Context, srv *server.MCPServer, stdin io.
 	r.changed.Broadcast()
 	r.mu.Unlock()
 
+	// Closing the pipe makes mcp-go cancel what still runs; a handler that
+	// ignores its context does not hold up the exit.
 	select {
 	case err := <-listenDone:
 		return err
 	case <-ctx.Done():
 		return r.shutdown(pw, listenDone)
+	case <-time.After(c.shutdownTimeout):
+		log.Warn("calls did not stop after stdin closed", "waited", c.shutdownTimeout)
+		return nil
 	}
 }
 

@@ -270,19 +270,27 @@ func TestServeFinishesCallsAfterStdinEOF(t *testing.T) {
 
 func TestServeDrainIsBounded(t *testing.T) {
 	t.Parallel()
-	stub := &stdioStub{block: func(string) bool { return true }, release: make(chan struct{})}
-	r := startServe(t, stdioConfig{workers: 1, drainTimeout: 300 * time.Millisecond, shutdownTimeout: time.Second, maxMessage: 1 << 20}, stub)
-	r.send(getCall(1, authID(1)), getCall(2, authID(2)), getCall(3, authID(3)))
-	r.stdin.Close()
-	if took := r.ended(2 * time.Second); took > 1500*time.Millisecond {
-		t.Errorf("took %s", took)
-	}
-	wantAnswer(t, r.answer(1, 0), "cancelled", `"isError":true`)
-	for _, id := range []int{2, 3} {
-		wantAnswer(t, r.answer(id, 0), "shutting down", `"isError":true`)
-		if stub.sawID(authID(id)) {
-			t.Errorf("call %d reached InfluxDB after the input was closed", id)
-		}
+	for _, stuck := range []bool{false, true} {
+		t.Run(fmt.Sprintf("handler stuck %v", stuck), func(t *testing.T) {
+			t.Parallel()
+			stub := &stdioStub{block: func(string) bool { return true }, release: make(chan struct{}), stuck: stuck}
+			t.Cleanup(func() { close(stub.release) })
+			r := startServe(t, stdioConfig{workers: 1, drainTimeout: 300 * time.Millisecond, shutdownTimeout: 300 * time.Millisecond, maxMessage: 1 << 20}, stub)
+			r.send(getCall(1, authID(1)), getCall(2, authID(2)), getCall(3, authID(3)))
+			r.stdin.Close()
+			if took := r.ended(2 * time.Second); took > 1500*time.Millisecond {
+				t.Errorf("took %s", took)
+			}
+			if !stuck {
+				wantAnswer(t, r.answer(1, 0), "cancelled", `"isError":true`)
+			}
+			for _, id := range []int{2, 3} {
+				wantAnswer(t, r.answer(id, 0), "shutting down", `"isError":true`)
+				if stub.sawID(authID(id)) {
+					t.Errorf("call %d reached InfluxDB after the input was closed", id)
+				}
+			}
+		})
 	}
 }
 

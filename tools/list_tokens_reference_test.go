@@ -1,0 +1,106 @@
+package tools
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tokenaudit/influx-token-mcp/bench/fixture"
+	"github.com/tokenaudit/influx-token-mcp/influx"
+)
+
+// referenceListTokens is list_tokens' selection done the plain way: keep
+// every match, filter on access once every permission has been seen, sort
+// all, cut the page. listTokens must answer exactly as it does.
+func referenceListTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *mcp.CallToolResult {
+	q, bad := parseListInput(in, s)
+	if bad != nil {
+		return bad
+	}
+	var matches []match
+	if err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
+		if q.access != nil && q.access.specific() {
+			for _, p := range a.Permissions {
+				q.access.learn(p)
+			}
+		}
+		if risks := risksOf(a); q.keeps(a, risks) {
+			matches = append(matches, match{auth: a, risks: risks})
+		}
+		return nil
+	}); err != nil {
+		return upstreamError(err, s, describeFilter(q.filter))
+	}
+	notes := []string{visibilityNote}
+	if q.access != nil {
+		if q.access.specific() {
+			notes = append(notes, resolveTargets(ctx, c, q.access, q.filter)...)
+		}
+		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
+	}
+	slices.SortFunc(matches, func(a, b match) int {
+		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
+	})
+	res := ListTokensResult{Tokens: []Token{}, Total: len(matches), Offset: q.offset, Summary: summarize(matches), Notes: notes}
+	if q.offset < len(matches) {
+		for _, m := range matches[q.offset:min(len(matches), q.offset+q.limit)] {
+			t := newToken(m.auth)
+			t.Risks = m.risks
+			res.Tokens = append(res.Tokens, t)
+		}
+	}
+	res.Count = len(res.Tokens)
+	res.Truncated = q.offset+res.Count < res.Total
+	return mcp.NewToolResultStructured(res, renderList(&res, q))
+}
+
+// TestListTokensSelectsAsReference compares listTokens with the plain
+// selection above over a generated instance, for filters, access queries
+// and pages at the start, middle, end and past the end.
+func TestListTokensSelectsAsReference(t *testing.T) {
+	const n = 700
+	c := benchClient{benchAuths(t, n)}
+	var inputs []ListTokensInput
+	for _, page := range []struct{ limit, offset int }{{50, 0}, {0, 0}, {0, 30}, {1, 0}, {7, 13}, {50, 101}, {500, 0}, {500, 250}, {3, n - 2}, {50, n}, {50, n + 1}, {500, 1 << 62}} {
+		for _, f := range []ListTokensInput{
+			{},
+			{Status: "inactive"},
+			{Description: "TELEGRAF writer 1"},
+			{Risk: riskNoDescription},
+			{Risk: riskInstanceWide},
+			{CreatedAfter: "2024-06-01T00:00:00Z", CreatedBefore: "2025-06-01T00:00:00Z"},
+			{ResourceType: "buckets"},
+			{Action: "write", ResourceType: "authorizations"},
+			{Action: "read", ResourceType: "dashboards", ResourceName: "nothing by that name"},
+			{Action: "write", ResourceType: "buckets", ResourceName: fixture.BucketName(3)},
+			{ResourceType: "buckets", ResourceID: fixture.BucketID(4, 2)},
+			{ResourceType: "orgs", ResourceName: "org07"},
+		} {
+			f.Limit, f.Offset = intPtr(page.limit), page.offset
+			inputs = append(inputs, f)
+		}
+	}
+	for _, in := range inputs {
+		got := listTokens(context.Background(), c, Settings{}, in)
+		want := referenceListTokens(context.Background(), c, Settings{}, in)
+		if got.IsError || want.IsError {
+			t.Fatalf("%+v: error %v / %v", in, got.Content, want.Content)
+		}
+		if !reflect.DeepEqual(got, want) {
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			t.Errorf("limit %d offset %d %+v:\n got %.600s\nwant %.600s", *in.Limit, in.Offset, in, g, w)
+		}
+	}
+	// The grid is worth something only if it has pages and non-empty answers.
+	res := listTokens(context.Background(), c, Settings{}, ListTokensInput{Action: "write", ResourceType: "buckets", ResourceName: fixture.BucketName(3)})
+	if r := res.StructuredContent.(ListTokensResult); r.Total < 10 || r.Total == n || r.Summary.Active == 0 {
+		t.Errorf("the access query matched %d of %d tokens; the fixture no longer exercises it", r.Total, n)
+	}
+}

@@ -2,7 +2,7 @@ package influx
 
 // Fuzz targets for what comes from InfluxDB (whole HTTP answers, Retry-After)
 // and for the checks that guard requests (IDs) and errors (the scrubber).
-// Seed corpora are in testdata/fuzz/<target>/; scripts/fuzz.sh runs each
+// Seed corpora are in testdata/fuzz/<target>/; .ci/fuzz.sh runs each
 // target for a fixed time.
 
 import (

@@ -3,7 +3,7 @@ package tools
 // Fuzz targets for what a language model and an MCP client send: tool
 // arguments (through the production server and a real influx.Client whose
 // every request is checked) and raw stdio input (through Serve). Seed
-// corpora are in testdata/fuzz/<target>/; scripts/fuzz.sh runs each target
+// corpora are in testdata/fuzz/<target>/; .ci/fuzz.sh runs each target
 // for a fixed time.
 
 import (

@@ -3,7 +3,7 @@
 # time (go test takes one -fuzz target per run). Before fuzzing, each target
 # replays its seed corpus (f.Add and testdata/fuzz/<target>/).
 #
-#   scripts/fuzz.sh [time]     time per target, a go test -fuzztime value; default 20s
+#   .ci/fuzz.sh [time]     time per target, a go test -fuzztime value; default 20s
 #
 # A failing input is written to testdata/fuzz/<target>/ and fails the run;
 # commit it with the fix so that plain `go test` replays it from then on.

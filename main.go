@@ -71,7 +71,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		Token:      cfg.Token,
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
-		UserAgent:  "influx-token-mcp/" + version(),
+		UserAgent:  "influx-token-mcp/" + version() + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)

@@ -283,20 +283,36 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	}
 
 	res := ListTokensResult{
-		Tokens:  []Token{},
+		Tokens:  pageTokens(page.matches(), q),
 		Total:   page.total,
 		Offset:  q.offset,
 		Summary: page.tally.summary(),
 		Notes:   notes,
 	}
-	for _, m := range page.matches() {
-		t := newToken(m.auth)
-		t.Risks = m.risks
-		res.Tokens = append(res.Tokens, t)
-	}
 	res.Count = len(res.Tokens)
 	res.Truncated = q.offset+res.Count < res.Total
 	return mcp.NewToolResultStructured(res, renderList(&res, q))
+}
+
+// pageTokens turns the matches of a page into the result's tokens. With an
+// access query each also gets the permissions that grant that access, for
+// the text block.
+func pageTokens(matches []match, q *listQuery) []Token {
+	tokens := make([]Token, 0, len(matches))
+	for _, m := range matches {
+		t := newToken(m.auth)
+		t.Risks = m.risks
+		if q.access != nil {
+			t.grants = []string{}
+			for _, p := range m.auth.Permissions {
+				if q.access.grants(p) {
+					t.grants = append(t.grants, permissionString(p))
+				}
+			}
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens
 }
 
 // resolveTargets finds the orgs of the resource an access query names, from

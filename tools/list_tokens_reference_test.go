@@ -49,11 +49,7 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 	})
 	res := ListTokensResult{Tokens: []Token{}, Total: len(matches), Offset: q.offset, Summary: summarize(matches), Notes: notes}
 	if q.offset < len(matches) {
-		for _, m := range matches[q.offset:min(len(matches), q.offset+q.limit)] {
-			t := newToken(m.auth)
-			t.Risks = m.risks
-			res.Tokens = append(res.Tokens, t)
-		}
+		res.Tokens = pageTokens(matches[q.offset:min(len(matches), q.offset+q.limit)], q)
 	}
 	res.Count = len(res.Tokens)
 	res.Truncated = q.offset+res.Count < res.Total

@@ -67,6 +67,11 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //
 //   - 0a1b2c3d4e5f6a7b active alice@acme 2026-03-01T10:00:00Z "telegraf writer" [no-description]
 //     write:orgs/acme/buckets/telegraf, read+write:orgs/acme/dashboards
+//
+// or, for a call that asked about access, the permissions that grant it:
+//
+//   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
+//     grants it: write:orgs/acme/buckets (+43 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
 	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, firstNonEmpty(t.User, t.UserID, "?"), firstNonEmpty(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
 	if len(t.Risks) > 0 {
@@ -75,10 +80,18 @@ func writeToken(b *strings.Builder, t *Token) {
 		b.WriteByte(']')
 	}
 	b.WriteString("\n  ")
-	if len(t.Permissions) == 0 {
+	switch {
+	case t.grants != nil:
+		b.WriteString("grants it: ")
+		b.WriteString(strings.Join(foldReadWrite(t.grants), ", "))
+		if more := len(t.Permissions) - len(t.grants); more > 0 {
+			fmt.Fprintf(b, " (+%d other permissions)", more)
+		}
+	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
+	default:
+		b.WriteString(strings.Join(foldReadWrite(t.Permissions), ", "))
 	}
-	b.WriteString(strings.Join(foldReadWrite(t.Permissions), ", "))
 	b.WriteByte('\n')
 }
 

@@ -50,6 +50,12 @@ func TestWriteToken(t *testing.T) {
 		{"IDs when names are missing, risks", Token{ID: tokNoDesc, Status: "inactive", UserID: userCarol, OrgID: orgGlobex, Permissions: []string{}, Risks: []string{riskInactive, riskNoDescription}},
 			"- 0a00000000000007 inactive " + userCarol + "@" + orgGlobex + "  \"\" [inactive, no-description]\n  (no permissions)\n"},
 		{"nothing known", Token{ID: tokNoDesc, Status: "active"}, "- 0a00000000000007 active ?@?  \"\"\n  (no permissions)\n"},
+		{"an access query shows what grants it", Token{ID: tokNoDesc, Status: "active", User: "admin", Org: "acme",
+			Permissions: []string{"read:orgs/acme/buckets", "write:orgs/acme/buckets", "read:/users/admin", "write:orgs/acme/dashboards"}, grants: []string{"write:orgs/acme/buckets"}},
+			"- 0a00000000000007 active admin@acme  \"\"\n  grants it: write:orgs/acme/buckets (+3 other permissions)\n"},
+		{"an access query granted by every permission", Token{ID: tokNoDesc, Status: "active", User: "admin", Org: "acme",
+			Permissions: []string{"read:/buckets", "write:/buckets"}, grants: []string{"read:/buckets", "write:/buckets"}},
+			"- 0a00000000000007 active admin@acme  \"\"\n  grants it: read+write:/buckets\n"},
 		{"a newline in the description stays on one line", Token{ID: tokNoDesc, Status: "active", Description: "line1\nline2", Permissions: []string{"read:/users"}},
 			"- 0a00000000000007 active ?@?  \"line1\\nline2\"\n  read:/users\n"},
 	} {

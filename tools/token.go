@@ -21,6 +21,11 @@ type Token struct {
 	UpdatedAt   string   `json:"updatedAt"`
 	Permissions []string `json:"permissions" jsonschema:"action:scope, e.g. write:orgs/acme/buckets/telegraf (one bucket), read:orgs/acme/buckets (every bucket in acme), read:/authorizations (every org); names where InfluxDB gave them, IDs otherwise"`
 	Risks       []string `json:"risks" jsonschema:"risk flags: instance-wide, can-create-tokens, inactive, no-description; empty for a narrow token"`
+
+	// grants, when not nil, are the permissions that grant the access a
+	// list_tokens call asked about: the text block shows those instead of
+	// every permission (structured content always has them all).
+	grants []string
 }
 
 func newToken(a *influx.Authorization) Token {

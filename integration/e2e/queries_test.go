@@ -217,6 +217,10 @@ func TestAuditQuestions(t *testing.T) {
 			if got.Total > 0 && !strings.Contains(r.Text, "Tokens 1-") {
 				t.Errorf("text does not announce the page: %s", r.Text)
 			}
+			// An access question's text shows, per token, what grants it.
+			if _, ok := c.args["resourceType"]; ok && strings.Count(r.Text, "\n  grants it: ") != got.Count {
+				t.Errorf("%d tokens but %d \"grants it:\" lines:\n%s", got.Count, strings.Count(r.Text, "\n  grants it: "), r.Text)
+			}
 		})
 	}
 }

@@ -65,14 +65,18 @@ func describeAPIError(e *influx.APIError, s Settings, what string) string {
 	case e.StatusCode == http.StatusBadRequest:
 		return said + ". InfluxDB rejected the request; correct the argument it names."
 	case e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable:
-		msg := said + ". InfluxDB is rate-limiting or busy, and the retries allowed (3 tries, 10 s) did not get through."
+		// The client retries within 3 tries and 10 s; this is what is left.
+		msg := said + ". InfluxDB is rate-limiting or busy"
+		if e.RetryAfter > 10*time.Second {
+			msg += fmt.Sprintf(" and asked to wait %s, longer than this server waits within a call (3 tries, 10 s).", e.RetryAfter.Round(time.Second))
+		} else {
+			msg += ", and kept answering so within the retries allowed (3 tries, 10 s)."
+		}
 		if e.RetryAfter > 0 {
 			at := time.Now().Add(e.RetryAfter).UTC().Format(time.TimeOnly)
-			msg += fmt.Sprintf(" It asked to wait %s: try again after %s UTC.", e.RetryAfter.Round(time.Second), at)
-		} else {
-			msg += " Try again in a minute."
+			return msg + " Please try again after " + at + " UTC."
 		}
-		return msg
+		return msg + " Try again in a minute."
 	case e.StatusCode >= 500:
 		return said + ". InfluxDB failed on its side; try again later, and check the server's health if it persists."
 	}

@@ -35,7 +35,8 @@ the environment, else from the influx CLI's active profile (field by field):
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
   INFLUX_LOG_LEVEL    debug, info, warn or error, default info
   INFLUX_CONFIGS_PATH influx CLI configs file, default ~/.influxdbv2/configs;
-                      read when INFLUX_HOST or a token is not set
+                      read when INFLUX_HOST or a token is not set, or when
+                      INFLUX_CONFIGS_PATH or INFLUX_ACTIVE_CONFIG is set
   INFLUX_ACTIVE_CONFIG  profile to use, default the one with active = true
 `
 

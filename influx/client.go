@@ -12,12 +12,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // DefaultMaxBody caps how much of one response is read. The token list has no
-// paging, so it is large on big instances (10,000 tokens is about 7 MB), but
+// paging, so it is large on big instances (10,000 tokens with three permissions each is about 12 MB), but
 // anything past this cap is a broken or hostile server.
 const DefaultMaxBody = 32 << 20
 
@@ -171,14 +172,25 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 			out = append(out, b)
 		}
 	} else {
-		err = c.get(ctx, "/api/v2/buckets", url.Values{"name": {name}}, func(body io.Reader) error {
-			return decodeList(body, "buckets", func(b *Bucket) error {
-				if b.Name == name {
-					out = append(out, *b)
-				}
-				return nil
+		// One bucket of that name per org; InfluxDB pages them (20 by
+		// default), so ask for pages until a short one, within bounds.
+		const pageSize, maxPages = 100, 50
+		for offset := 0; offset < pageSize*maxPages; offset += pageSize {
+			q := url.Values{"name": {name}, "limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
+			n := 0
+			err = c.get(ctx, "/api/v2/buckets", q, func(body io.Reader) error {
+				return decodeList(body, "buckets", func(b *Bucket) error {
+					n++
+					if b.Name == name {
+						out = append(out, *b)
+					}
+					return nil
+				})
 			})
-		})
+			if err != nil || n < pageSize {
+				break
+			}
+		}
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
@@ -268,7 +280,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 		if errors.As(err, &te) {
 			return err
 		}
-		if ctx.Err() != nil || isTimeout(err) {
+		if ctx.Err() != nil || IsTimeout(err) {
 			return &TransportError{Host: c.base.Host, Err: err}
 		}
 		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + c.decodeFailure(err)}
@@ -300,18 +312,30 @@ func (c *Client) apiError(resp *http.Response, path string, body io.Reader) *API
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
+	// Everything kept here is upstream text that ends up in tool output:
+	// scrubbed of the token and kept short.
 	if json.Unmarshal(raw, &payload) == nil && (payload.Code != "" || payload.Message != "") {
-		e.Code = payload.Code
-		e.Message = c.scrub(strings.TrimSpace(payload.Message))
+		e.Code = c.upstreamText(payload.Code, 100)
+		e.Message = c.upstreamText(payload.Message, 1000)
 	} else if len(raw) > 0 {
 		e.NotJSON = true
-		e.ContentType = resp.Header.Get("Content-Type")
+		e.ContentType = c.upstreamText(resp.Header.Get("Content-Type"), 100)
 	}
 	if e.Code == "" {
-		e.Code = resp.Header.Get("X-Platform-Error-Code")
+		e.Code = c.upstreamText(resp.Header.Get("X-Platform-Error-Code"), 100)
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
+}
+
+// upstreamText makes text from InfluxDB fit for a tool result: without the
+// configured token, valid UTF-8, at most n bytes.
+func (c *Client) upstreamText(s string, n int) string {
+	s = c.scrub(strings.TrimSpace(s))
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strings.ToValidUTF8(s, "")
 }
 
 var errBodyTooLarge = errors.New("response body over the size cap")

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -573,6 +574,7 @@ func TestConfiguredTokenScrubbedFromErrors(t *testing.T) {
 		{"short token inside words", "x", "InfluxDB: index expired, xx", "InfluxDB: index expired, xx"},
 		{"short token at the edges", "ab1", "ab1 rejected: ab1", "[REDACTED] rejected: [REDACTED]"},
 		{"short token inside a longer token", "ab1", "token ab1cd is unknown", "token ab1cd is unknown"},
+		{"long message cut", testToken, strings.Repeat("é", 600), strings.Repeat("é", 500) + "…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUpstream(t)
@@ -652,6 +654,37 @@ func TestFindBuckets(t *testing.T) {
 	got, err = c.FindBuckets(ctx, "nosuch", "")
 	if err != nil || len(got) != 0 {
 		t.Errorf("404: %+v, %v; want empty, nil", got, err)
+	}
+}
+
+func TestFindBucketsPagesThroughManyOrgs(t *testing.T) {
+	// InfluxDB pages bucket lists (20 by default): with a bucket of that name
+	// in 250 orgs, every one must be found.
+	u := newUpstream(t)
+	var requests int
+	u.handle("/api/v2/buckets", func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		q := r.URL.Query()
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		offset, _ := strconv.Atoi(q.Get("offset"))
+		if limit <= 0 {
+			limit = 20
+		}
+		var items []string
+		for i := offset; i < min(250, offset+limit); i++ {
+			items = append(items, fmt.Sprintf(`{"id":"%016x","name":"telegraf","orgID":"%016x"}`, 0x1000+i, 0x2000+i))
+		}
+		writeJSON(w, 200, `{"links":{},"buckets":[`+strings.Join(items, ",")+`]}`)
+	})
+	got, err := u.client(t).FindBuckets(context.Background(), "telegraf", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 250 || got[249].OrgID != fmt.Sprintf("%016x", 0x2000+249) {
+		t.Errorf("found %d buckets, want 250", len(got))
+	}
+	if requests != 3 {
+		t.Errorf("%d requests, want 3 pages of 100", requests)
 	}
 }
 

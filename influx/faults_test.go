@@ -186,13 +186,13 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			<-r.Context().Done()
 		}, func(t *testing.T, err error) {
 			var e *TransportError
-			if !errors.As(err, &e) || !isTimeout(err) {
+			if !errors.As(err, &e) || !IsTimeout(err) {
 				t.Errorf("err = %#v, want a timeout", err)
 			}
 		}},
 		{"no answer at all", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, func(t *testing.T, err error) {
 			var e *TransportError
-			if !errors.As(err, &e) || !isTimeout(err) {
+			if !errors.As(err, &e) || !IsTimeout(err) {
 				t.Errorf("err = %#v, want a timeout", err)
 			}
 		}},

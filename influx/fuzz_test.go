@@ -55,12 +55,15 @@ func checkRequestURL(t *testing.T, u *url.URL) {
 	t.Helper()
 	allowed := map[string][]string{
 		"/api/v2/authorizations": {"user", "userID", "org", "orgID"},
-		"/api/v2/buckets":        {"name", "id", "limit"},
+		"/api/v2/buckets":        {"name", "limit", "offset"},
 		"/api/v2/orgs":           {"org"},
 	}
 	keys, ok := allowed[u.Path]
 	if !ok {
 		id, isGet := strings.CutPrefix(u.EscapedPath(), "/api/v2/authorizations/")
+		if !isGet {
+			id, isGet = strings.CutPrefix(u.EscapedPath(), "/api/v2/buckets/")
+		}
 		if !isGet || ValidateID(id) != nil {
 			t.Errorf("request to %q", u.EscapedPath())
 		}

@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// The retry bounds a Client uses unless its Options say otherwise.
+const (
+	DefaultMaxAttempts = 3
+	DefaultRetryBudget = 10 * time.Second
+)
+
 // RetryPolicy bounds how a rate-limited or briefly unavailable call (429,
 // 503) is retried: InfluxDB Cloud answers those with Retry-After.
 type RetryPolicy struct {
@@ -17,10 +23,10 @@ type RetryPolicy struct {
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 3
+		p.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.Budget <= 0 {
-		p.Budget = 10 * time.Second
+		p.Budget = DefaultRetryBudget
 	}
 	if p.Backoff <= 0 {
 		p.Backoff = 500 * time.Millisecond

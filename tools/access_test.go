@@ -166,7 +166,7 @@ func TestEffectiveAccess(t *testing.T) {
 			[]string{tokOperator}, []string{`buckets "ghost"`, "could not be determined", "not counted"}},
 		{"buckets API refused: a note naming why", base, intercepting("/api/v2/buckets", 401, "application/json", `{"code":"unauthorized","message":"unauthorized access"}`),
 			map[string]any{"action": "read", "resourceType": "buckets", "resourceName": "metrics"},
-			[]string{tokOperator}, []string{`buckets "metrics"`, "looking it up failed", "401"}},
+			[]string{tokOperator}, []string{`buckets "metrics"`, "may not read buckets", "401", "read:buckets"}},
 		{"org by name", base, nil, map[string]any{"action": "read", "resourceType": "orgs", "resourceName": "acme"},
 			[]string{tokOperator, tokAllAccess}, nil},
 		{"org by ID", base, nil, map[string]any{"action": "write", "resourceType": "orgs", "resourceID": orgGlobex},

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,12 @@ import (
 // wrong and what is allowed. It only changes the wording of a result that is
 // already an error.
 
-const validationPrefix = "input schema validation failed:"
+const (
+	validationPrefix = "input schema validation failed:"
+	// mcp.NewTypedToolHandler's error when JSON that passed the schema does
+	// not fit the Go type: 5.0 or 1e19 for an int.
+	bindPrefix = "failed to bind arguments:"
+)
 
 // argumentHints rewrites schema-validation errors of the given tools, and
 // logs the rejected call at debug level (the handlers, which log the other
@@ -38,7 +44,7 @@ func argumentHints(tools []server.ServerTool, log *slog.Logger) *server.Hooks {
 			return
 		}
 		text, ok := res.Content[0].(mcp.TextContent)
-		if !ok || !strings.HasPrefix(text.Text, validationPrefix) {
+		if !ok || !strings.HasPrefix(text.Text, validationPrefix) && !strings.HasPrefix(text.Text, bindPrefix) {
 			return
 		}
 		schema, ok := schemas[req.Params.Name]
@@ -49,7 +55,7 @@ func argumentHints(tools []server.ServerTool, log *slog.Logger) *server.Hooks {
 			text.Text = msg
 			res.Content[0] = text
 		}
-		log.Debug("tool call rejected", "tool", req.Params.Name, "error", truncate(text.Text, 500))
+		log.Debug("tool call rejected", "tool", req.Params.Name, "error", clipN(text.Text, 500))
 	})
 	return hooks
 }
@@ -69,7 +75,9 @@ func (s inputSchema) explain(tool string, raw any) string {
 	case map[string]any:
 		args = v
 	case json.RawMessage:
-		if json.Unmarshal(v, &args) != nil {
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber() // so that 5.0 and 1e19 are not taken for integers
+		if dec.Decode(&args) != nil {
 			return fmt.Sprintf("Invalid arguments: %s takes a JSON object of arguments.", tool)
 		}
 	default:
@@ -94,6 +102,8 @@ func (s inputSchema) explain(tool string, raw any) string {
 		switch {
 		case !known:
 			problems = append(problems, fmt.Sprintf("unknown argument %q (%s takes %s)", clip(k), tool, strings.Join(names, ", ")))
+		case jsonKind(args[k]) == "number" && slices.Contains(typeList(prop.Type), "integer"):
+			problems = append(problems, fmt.Sprintf("%s must be a whole number such as 50, written without a decimal point or exponent", k))
 		case !hasType(prop.Type, args[k]):
 			problems = append(problems, fmt.Sprintf("%s must be %s, not %s", k, typeWords(prop.Type), jsonKind(args[k])))
 		case len(prop.Enum) > 0 && !slices.Contains(prop.Enum, fmt.Sprint(args[k])):

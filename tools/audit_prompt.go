@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -84,5 +83,5 @@ func auditSteps(org, user string) string {
 		"7. Old tokens: " + call("list_tokens", "createdBefore", "<one year ago, RFC 3339>") + ". Recommend rotating them.",
 		"When a result says truncated, page on with offset. Finish with a short report: findings by severity, each citing token IDs with owner and org, and one recommendation each (deactivate, delete, narrow to specific buckets, add a description, rotate). Say that InfluxDB lists only the tokens the configured token may read.",
 	}
-	return strings.Join(slices.Clip(steps), "\n")
+	return strings.Join(steps, "\n")
 }

@@ -22,18 +22,20 @@ func argError(format string, a ...any) *mcp.CallToolResult {
 }
 
 // upstreamError turns a failed InfluxDB call into a tool error that names the
-// cause and one next step. what says what was being looked up, for 404s.
-func upstreamError(err error, s Settings, what string) *mcp.CallToolResult {
-	return mcp.NewToolResultError(describe(err, s, what))
+// cause and one next step. what says what was asked for ("authID …", "user
+// …"); notFound is the next step when InfluxDB answers that it has no such
+// thing.
+func upstreamError(err error, s Settings, what, notFound string) *mcp.CallToolResult {
+	return mcp.NewToolResultError(describe(err, s, what, notFound))
 }
 
-func describe(err error, s Settings, what string) string {
+func describe(err error, s Settings, what, notFound string) string {
 	var apiErr *influx.APIError
 	var respErr *influx.ResponseError
 	var transErr *influx.TransportError
 	switch {
 	case errors.As(err, &apiErr):
-		return describeAPIError(apiErr, s, what)
+		return describeAPIError(apiErr, s, what, notFound)
 	case errors.As(err, &respErr):
 		return fmt.Sprintf("%s. Check that INFLUX_HOST (%s) is the base URL of an InfluxDB v2 API (Cloud, Cloud Serverless or OSS 2.x).", respErr.Error(), s.Host)
 	case errors.As(err, &transErr):
@@ -44,7 +46,7 @@ func describe(err error, s Settings, what string) string {
 	return "Unexpected error: " + err.Error()
 }
 
-func describeAPIError(e *influx.APIError, s Settings, what string) string {
+func describeAPIError(e *influx.APIError, s Settings, what, notFound string) string {
 	said := "InfluxDB answered " + statusText(e)
 	if e.Message != "" {
 		said += ": " + e.Message
@@ -54,23 +56,26 @@ func describeAPIError(e *influx.APIError, s Settings, what string) string {
 	}
 	switch {
 	case e.StatusCode == http.StatusUnauthorized:
-		return said + ". The configured token (INFLUX_TOKEN) is wrong, expired or inactive, or it lacks read:authorizations for " + what + ". Use a token that has read:authorizations (and read:users to see other users' tokens)."
+		return said + ". The configured token (from INFLUX_TOKEN, INFLUX_TOKEN_FILE or the influx CLI profile) is wrong, expired or inactive, or it lacks read:authorizations for " + what + ". Use a token that has read:authorizations (and read:users to see other users' tokens)."
 	case e.StatusCode == http.StatusForbidden:
 		return said + ". The configured token may not do this; InfluxDB also answers 403 when the token's own user is inactive. Use a token of an active user with read:authorizations."
-	case e.StatusCode == http.StatusNotFound && (e.NotJSON || e.Code == ""):
-		// InfluxDB's own 404s always carry a code; this one is a wrong path.
+	case e.StatusCode == http.StatusNotFound && (e.NotJSON || e.Code == "" || e.Message == "path not found"):
+		// Not InfluxDB saying it has no such thing: a proxy's page, Go's
+		// plain "404 page not found", or InfluxDB's own answer for a route
+		// it does not have. INFLUX_HOST points at the wrong place.
 		return said + fmt.Sprintf(". The API path was not found there: check that INFLUX_HOST (%s) is the base URL of an InfluxDB v2 API, with the path prefix of a proxy if there is one.", s.Host)
 	case e.StatusCode == http.StatusNotFound:
-		return said + ". Nothing matches " + what + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
+		return said + ". " + notFound
 	case e.StatusCode == http.StatusBadRequest:
 		return said + ". InfluxDB rejected the request; correct the argument it names."
 	case e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable:
-		// The client retries within 3 tries and 10 s; this is what is left.
+		// The client has retried already; this is what is left.
 		msg := said + ". InfluxDB is rate-limiting or busy"
-		if e.RetryAfter > 10*time.Second {
-			msg += fmt.Sprintf(" and asked to wait %s, longer than this server waits within a call (3 tries, 10 s).", e.RetryAfter.Round(time.Second))
+		limits := fmt.Sprintf("%d tries, %s", influx.DefaultMaxAttempts, influx.DefaultRetryBudget)
+		if e.RetryAfter > influx.DefaultRetryBudget {
+			msg += fmt.Sprintf(" and asked to wait %s, longer than this server waits within a call (%s).", e.RetryAfter.Round(time.Second), limits)
 		} else {
-			msg += ", and kept answering so within the retries allowed (3 tries, 10 s)."
+			msg += fmt.Sprintf(", and kept answering so within the retries allowed (%s).", limits)
 		}
 		if e.RetryAfter > 0 {
 			at := time.Now().Add(e.RetryAfter).UTC().Format(time.TimeOnly)
@@ -108,7 +113,7 @@ func describeTransport(e *influx.TransportError, s Settings) string {
 	switch {
 	case errors.Is(e.Err, context.Canceled):
 		return "The call was cancelled before InfluxDB answered."
-	case errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err):
+	case errors.Is(e.Err, context.DeadlineExceeded) || influx.IsTimeout(e.Err):
 		return fmt.Sprintf("InfluxDB at %s did not answer within INFLUX_TIMEOUT (%s). Check that the host is reachable, or raise INFLUX_TIMEOUT.", e.Host, s.Timeout)
 	case errors.As(e.Err, &dnsErr):
 		return fmt.Sprintf("Cannot resolve the host name %q (DNS lookup failed). Check INFLUX_HOST (%s).", dnsErr.Name, s.Host)
@@ -140,9 +145,4 @@ func innermost(err error) error {
 		}
 		err = next
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

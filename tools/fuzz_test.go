@@ -62,7 +62,7 @@ func (c *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	allowed := map[string][]string{
 		"/api/v2/authorizations": {"user", "userID", "org", "orgID"},
-		"/api/v2/buckets":        {"name", "id", "limit"},
+		"/api/v2/buckets":        {"name", "limit", "offset"},
 		"/api/v2/orgs":           {"org"},
 	}
 	var body string
@@ -75,6 +75,11 @@ func (c *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		body = `{"buckets":[{"id":"1b8b4c1613714666","name":"telegraf","orgID":"2ee51bdadf9c0ae1"}]}`
 	case path == "/api/v2/orgs":
 		body = `{"orgs":[{"id":"2ee51bdadf9c0ae1","name":"acme"}]}`
+	case strings.HasPrefix(path, "/api/v2/buckets/"):
+		if id := strings.TrimPrefix(path, "/api/v2/buckets/"); influx.ValidateID(id) != nil {
+			c.problem("request with an unvalidated ID: %q", path)
+		}
+		body = `{"id":"1b8b4c1613714666","name":"telegraf","orgID":"2ee51bdadf9c0ae1"}`
 	case strings.HasPrefix(path, "/api/v2/authorizations/"):
 		id := strings.TrimPrefix(path, "/api/v2/authorizations/")
 		if influx.ValidateID(id) != nil {

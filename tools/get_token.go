@@ -2,9 +2,7 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -53,16 +51,9 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 		return argError("authID %q is not an InfluxDB ID (16 hexadecimal digits, e.g. 0a1b2c3d4e5f6a7b); take it from the id field of list_tokens.", clip(in.AuthID))
 	}
 	a, err := c.GetAuthorization(ctx, in.AuthID)
-	var apiErr *influx.APIError
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && apiErr.Code != "" && !apiErr.NotJSON {
-		said := "InfluxDB answered " + statusText(apiErr)
-		if apiErr.Message != "" {
-			said += ": " + apiErr.Message
-		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s. No token has authID %s: it was deleted, or the ID is wrong. list_tokens shows the IDs that exist.", said, in.AuthID))
-	}
 	if err != nil {
-		return upstreamError(err, s, fmt.Sprintf("authID %s", in.AuthID))
+		return upstreamError(err, s, "authID "+in.AuthID,
+			fmt.Sprintf("No token has authID %s: it was deleted, or the ID is wrong. list_tokens shows the IDs that exist.", in.AuthID))
 	}
 	d := TokenDetail{Token: newToken(a), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
 	for i, p := range a.Permissions {

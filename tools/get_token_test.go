@@ -126,6 +126,8 @@ func TestGetTokenUpstreamErrors(t *testing.T) {
 			[]string{"404 Not Found (not found): authorization not found", "No token has authID 0a0000000000ffff", "list_tokens"}},
 		{"404 from a proxy", intercepting(path, 404, "text/html", "<h1>Not Found</h1>"), tokMinter,
 			[]string{"non-JSON body (text/html)", "INFLUX_HOST"}},
+		{"404 for a route InfluxDB does not have (wrong path prefix)", intercepting(path, 404, "application/json", `{"code":"not found","message":"path not found"}`), tokMinter,
+			[]string{"path not found", "API path was not found", "INFLUX_HOST"}},
 		{"401 on one token", intercepting(path, 401, "application/json", "{\n\t\"code\": \"unauthorized\",\n\t\"message\": \"read:orgs/"+orgAcme+"/authorizations/"+tokMinter+" is unauthorized\"\n}"), tokMinter,
 			[]string{"401 Unauthorized (unauthorized): read:orgs/" + orgAcme + "/authorizations/" + tokMinter + " is unauthorized", "authID " + tokMinter}},
 		{"400", intercepting(path, 400, "application/json", `{"code":"invalid","message":"invalid ID"}`), tokMinter,

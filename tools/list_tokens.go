@@ -3,8 +3,10 @@ package tools
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +49,7 @@ type ListTokensResult struct {
 	Count     int      `json:"count" jsonschema:"tokens in this page"`
 	Total     int      `json:"total" jsonschema:"tokens matching the filters, before limit and offset"`
 	Offset    int      `json:"offset"`
-	Truncated bool     `json:"truncated" jsonschema:"more matches follow; call again with offset = offset + count"`
+	Truncated bool     `json:"truncated" jsonschema:"more matches follow this page; call again with offset = offset + count (never true with limit 0)"`
 	Summary   Summary  `json:"summary" jsonschema:"counts over all matches, not just this page"`
 	Notes     []string `json:"notes" jsonschema:"caveats about completeness of the answer"`
 }
@@ -99,10 +101,10 @@ func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolRe
 		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
 		q.defaultOrg = s.DefaultOrg != "" || s.DefaultOrgID != ""
 	}
-	if !oneOf(in.Status, "", "active", "inactive") {
+	if !slices.Contains([]string{"", "active", "inactive"}, in.Status) {
 		return nil, argError("status %q is not allowed; use active or inactive.", clip(in.Status))
 	}
-	if !oneOf(in.Action, "", "read", "write") {
+	if !slices.Contains([]string{"", "read", "write"}, in.Action) {
 		return nil, argError("action %q is not allowed; use read or write.", clip(in.Action))
 	}
 	if in.Risk != "" && !slices.Contains(riskFlags, in.Risk) {
@@ -110,6 +112,9 @@ func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolRe
 	}
 	if in.ResourceType == "" && (in.Action != "" || in.ResourceID != "" || in.ResourceName != "") {
 		return nil, argError("action, resourceID and resourceName need resourceType too, e.g. {\"action\":\"write\",\"resourceType\":\"buckets\",\"resourceName\":\"telegraf\"}.")
+	}
+	if in.ResourceType == "authorizations" && in.ResourceName != "" {
+		return nil, argError("tokens have no names; ask about one token with resourceID (its authorization ID) instead of resourceName.")
 	}
 	if in.ResourceID != "" && in.ResourceName != "" {
 		return nil, argError("give resourceID or resourceName, not both.")
@@ -143,15 +148,15 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }
-
 // clip keeps echoed arguments short: a model may send megabytes.
-func clip(s string) string {
-	const n = 64
+func clip(s string) string { return clipN(s, 64) }
+
+// clipN cuts s to at most n bytes, without splitting a character.
+func clipN(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // keeps reports whether a passes every filter but effective access, which
@@ -265,16 +270,12 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 		return nil
 	})
 	if err != nil {
-		what := describeFilter(q.filter)
-		if q.defaultOrg {
-			what += " (the org is the default from INFLUX_ORG or INFLUX_ORG_ID; pass org or orgID to use another)"
-		}
-		return upstreamError(err, s, what)
+		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q))
 	}
 
 	notes := []string{visibilityNote}
 	if deferred {
-		notes = append(notes, resolveTargets(ctx, c, q.access, q.filter)...)
+		notes = append(notes, resolveTargets(ctx, c, s, q.access, q.filter)...)
 		for _, m := range pending {
 			if q.access.grantedBy(m.auth) {
 				page.add(m)
@@ -290,7 +291,8 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 		Notes:   notes,
 	}
 	res.Count = len(res.Tokens)
-	res.Truncated = q.offset+res.Count < res.Total
+	// With limit 0 there is no page to follow: the call asked for counts.
+	res.Truncated = q.limit > 0 && q.offset+res.Count < res.Total
 	return mcp.NewToolResultStructured(res, renderList(&res, q))
 }
 
@@ -319,7 +321,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 // InfluxDB's buckets and orgs APIs where the configured token may read them,
 // on top of what the tokens' own permissions told. It returns notes for what
 // could not be resolved.
-func resolveTargets(ctx context.Context, c Client, q *accessQuery, filter influx.ListFilter) []string {
+func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery, filter influx.ListFilter) []string {
 	what := fmt.Sprintf("%s %q", q.Type, firstNonEmpty(q.Name, q.ID))
 	var lookupErr error
 	switch q.Type {
@@ -369,13 +371,26 @@ func resolveTargets(ctx context.Context, c Client, q *accessQuery, filter influx
 		return nil
 	}
 	note := fmt.Sprintf("The org of %s could not be determined (no listed permission names it", what)
-	if lookupErr != nil {
-		note += ", and looking it up failed: " + describe(lookupErr, Settings{}, what)
-	} else if q.Type == "buckets" || q.Type == "orgs" {
+	var apiErr *influx.APIError
+	switch {
+	case errors.As(lookupErr, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):
+		note += fmt.Sprintf(", and the configured token may not read %s: InfluxDB answered %d; grant it read:%s to have org-wide grants counted", q.Type, apiErr.StatusCode, q.Type)
+	case lookupErr != nil:
+		note += ", and looking it up failed: " + describe(lookupErr, s, what, "")
+	case q.Type == "buckets" || q.Type == "orgs":
 		note += ", and InfluxDB's " + q.Type + " API does not show it to the configured token"
 	}
 	note += "), so org-wide grants on " + q.Type + " are not counted; instance-wide grants and grants naming it are."
 	return []string{note}
+}
+
+// notFoundHint is the next step when InfluxDB has no user or org of the
+// name a list call gave.
+func notFoundHint(q *listQuery) string {
+	if q.defaultOrg {
+		return "Nothing matches " + describeFilter(q.filter) + ", the default org from INFLUX_ORG or INFLUX_ORG_ID; pass org or orgID to use another, or fix that setting."
+	}
+	return "Nothing matches " + describeFilter(q.filter) + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
 }
 
 func describeFilter(f influx.ListFilter) string {

@@ -35,12 +35,12 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 		}
 		return nil
 	}); err != nil {
-		return upstreamError(err, s, describeFilter(q.filter))
+		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q))
 	}
 	notes := []string{visibilityNote}
 	if q.access != nil {
 		if q.access.specific() {
-			notes = append(notes, resolveTargets(ctx, c, q.access, q.filter)...)
+			notes = append(notes, resolveTargets(ctx, c, s, q.access, q.filter)...)
 		}
 		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
 	}
@@ -52,7 +52,7 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 		res.Tokens = pageTokens(matches[q.offset:min(len(matches), q.offset+q.limit)], q)
 	}
 	res.Count = len(res.Tokens)
-	res.Truncated = q.offset+res.Count < res.Total
+	res.Truncated = q.limit > 0 && q.offset+res.Count < res.Total
 	return mcp.NewToolResultStructured(res, renderList(&res, q))
 }
 

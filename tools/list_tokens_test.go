@@ -178,6 +178,10 @@ func TestListTokensUpstreamErrors(t *testing.T) {
 			[]string{"500 Internal Server Error", "non-JSON body (text/html)", "proxy", "try again later"}},
 		{"404 from something that is not InfluxDB", intercepting("/api/v2/authorizations", 404, "text/plain; charset=utf-8", "404 page not found\n"), map[string]any{},
 			[]string{"404 Not Found with a non-JSON body (text/plain; charset=utf-8)", "API path was not found", "INFLUX_HOST (" + f.srv.URL + ")", "path prefix"}},
+		{"404 for a route InfluxDB does not have (wrong path prefix)", intercepting("/api/v2/authorizations", 404, json, "{\n\t\"code\": \"not found\",\n\t\"message\": \"path not found\"\n}"), map[string]any{},
+			[]string{"path not found", "API path was not found", "INFLUX_HOST (" + f.srv.URL + ")"}},
+		{"error code and content type echoing the configured token", intercepting("/api/v2/authorizations", 502, "text/html; x="+configuredToken, "<html>bad gateway</html>", "X-Platform-Error-Code", "bad "+configuredToken),
+			map[string]any{}, []string{"(bad [REDACTED])", "(text/html; x=[REDACTED])"}},
 		{"200 that is not InfluxDB", intercepting("/api/v2/authorizations", 200, json, `{"data":[]}`), map[string]any{},
 			[]string{"unusable answer", "INFLUX_HOST", "InfluxDB v2 API"}},
 	} {
@@ -218,7 +222,7 @@ func TestListTokensArgumentErrorsMakeNoRequest(t *testing.T) {
 		{"unknown and known", map[string]any{"user": "alice", "limt": 5}, []string{`unknown argument "limt"`, "limit"}},
 		{"mistyped user", map[string]any{"user": 42}, []string{"user must be a string, not integer"}},
 		{"mistyped limit", map[string]any{"limit": "10"}, []string{"limit must be an integer, not string"}},
-		{"fractional offset", map[string]any{"offset": 1.5}, []string{"offset must be an integer, not number"}},
+		{"fractional offset", map[string]any{"offset": 1.5}, []string{"offset must be a whole number"}},
 		{"array", map[string]any{"org": []any{"acme"}}, []string{"org must be a string, not array"}},
 		{"status expired", map[string]any{"status": "expired"}, []string{`status "expired"`, "active, inactive"}},
 		{"action delete", map[string]any{"action": "delete", "resourceType": "buckets"}, []string{`action "delete"`, "read, write"}},
@@ -236,6 +240,7 @@ func TestListTokensArgumentErrorsMakeNoRequest(t *testing.T) {
 		{"bad resourceID", map[string]any{"resourceType": "buckets", "resourceID": "../orgs"}, []string{`resourceID "../orgs"`, "16 hexadecimal digits"}},
 		{"action without type", map[string]any{"action": "write"}, []string{"need resourceType"}},
 		{"name without type", map[string]any{"resourceName": "telegraf"}, []string{"need resourceType"}},
+		{"a token by name", map[string]any{"resourceType": "authorizations", "resourceName": "telegraf writer"}, []string{"tokens have no names", "resourceID"}},
 		{"id and name", map[string]any{"resourceType": "buckets", "resourceID": bucketTelegraf, "resourceName": "telegraf"}, []string{"resourceID or resourceName, not both"}},
 		{"not an object", []any{"alice"}, []string{"list_tokens takes a JSON object"}},
 		{"long junk is clipped", map[string]any{"status": strings.Repeat("z", 10000)}, []string{"status", "…"}},
@@ -338,7 +343,7 @@ func TestListTokensPaging(t *testing.T) {
 	t.Run("limit 0 gives counts only", func(t *testing.T) {
 		res := h.call(t, "list_tokens", map[string]any{"limit": 0})
 		r := structured[ListTokensResult](t, res)
-		if r.Count != 0 || len(r.Tokens) != 0 || r.Total != 1000 || !r.Truncated {
+		if r.Count != 0 || len(r.Tokens) != 0 || r.Total != 1000 || r.Truncated {
 			t.Errorf("count %d total %d truncated %v", r.Count, r.Total, r.Truncated)
 		}
 		if r.Summary.Active != 900 || r.Summary.Inactive != 100 {

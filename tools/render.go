@@ -71,7 +71,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 // or, for a call that asked about access, the permissions that grant it:
 //
 //   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
-//     grants it: write:orgs/acme/buckets (+43 other permissions)
+//     grants it: write:orgs/acme/buckets (+42 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
 	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, firstNonEmpty(t.User, t.UserID, "?"), firstNonEmpty(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
 	if len(t.Risks) > 0 {
@@ -85,7 +85,7 @@ func writeToken(b *strings.Builder, t *Token) {
 		b.WriteString("grants it: ")
 		b.WriteString(strings.Join(foldReadWrite(t.grants), ", "))
 		if more := len(t.Permissions) - len(t.grants); more > 0 {
-			fmt.Fprintf(b, " (+%d other permissions)", more)
+			fmt.Fprintf(b, " (+%d other %s)", more, plural(more, "permission", "permissions"))
 		}
 	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
@@ -93,6 +93,13 @@ func writeToken(b *strings.Builder, t *Token) {
 		b.WriteString(strings.Join(foldReadWrite(t.Permissions), ", "))
 	}
 	b.WriteByte('\n')
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // shortTime drops the fraction of a second: the text is for reading.

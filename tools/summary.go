@@ -41,14 +41,6 @@ type Rest struct {
 	Tokens int `json:"tokens"`
 }
 
-func summarize(matches []match) Summary {
-	var t tally
-	for _, m := range matches {
-		t.add(m)
-	}
-	return t.summary()
-}
-
 // tally counts matches one at a time, so that list_tokens need not keep
 // them; its zero value is ready to use.
 type tally struct {

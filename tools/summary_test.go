@@ -182,3 +182,12 @@ func TestSummaryThroughTheTool(t *testing.T) {
 		}
 	})
 }
+
+// summarize counts matches the way list_tokens does, all at once.
+func summarize(matches []match) Summary {
+	var t tally
+	for _, m := range matches {
+		t.add(m)
+	}
+	return t.summary()
+}

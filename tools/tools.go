@@ -105,18 +105,11 @@ func logCalls(log *slog.Logger) server.ToolHandlerMiddleware {
 			if log.Enabled(ctx, slog.LevelDebug) {
 				args, _ := json.Marshal(req.GetRawArguments())
 				isErr := res != nil && res.IsError
-				log.Debug("tool call", "tool", req.Params.Name, "args", truncate(string(args), 500), "ms", time.Since(start).Milliseconds(), "isError", isErr)
+				log.Debug("tool call", "tool", req.Params.Name, "args", clipN(string(args), 500), "ms", time.Since(start).Milliseconds(), "isError", isErr)
 			}
 			return res, err
 		}
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // nonNullable rewrites schema types such as ["null", "integer"], which the

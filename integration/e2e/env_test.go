@@ -317,18 +317,24 @@ func wantRisks(a apiAuth) []string {
 			createsTokens = true
 		}
 	}
+	return riskList(instanceWide, createsTokens, a.Status == "inactive", a.Description)
+}
+
+// riskList writes the flags in the order the server uses.
+func riskList(instanceWide, createsTokens, inactive bool, description string) []string {
 	risks := []string{}
-	if instanceWide {
-		risks = append(risks, "instance-wide")
-	}
-	if createsTokens {
-		risks = append(risks, "can-create-tokens")
-	}
-	if a.Status == "inactive" {
-		risks = append(risks, "inactive")
-	}
-	if strings.TrimSpace(a.Description) == "" {
-		risks = append(risks, "no-description")
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{instanceWide, "instance-wide"},
+		{createsTokens, "can-create-tokens"},
+		{inactive, "inactive"},
+		{strings.TrimSpace(description) == "", "no-description"},
+	} {
+		if f.on {
+			risks = append(risks, f.name)
+		}
 	}
 	return risks
 }

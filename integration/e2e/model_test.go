@@ -35,20 +35,7 @@ func (e *env) fixtureRisks(tok testserver.Token) []string {
 			}
 		}
 	}
-	risks := []string{}
-	if instanceWide {
-		risks = append(risks, "instance-wide")
-	}
-	if createsTokens {
-		risks = append(risks, "can-create-tokens")
-	}
-	if tok.Status == "inactive" {
-		risks = append(risks, "inactive")
-	}
-	if strings.TrimSpace(tok.Description) == "" {
-		risks = append(risks, "no-description")
-	}
-	return risks
+	return riskList(instanceWide, createsTokens, tok.Status == "inactive", tok.Description)
 }
 
 func (e *env) orgIDs() []string {

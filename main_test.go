@@ -283,6 +283,13 @@ func baseEnv(t *testing.T, host string) map[string]string {
 // startServer runs the binary with exactly env as its environment.
 func startServer(t *testing.T, bin string, env map[string]string) *proc {
 	t.Helper()
+	return startServerReadingAfter(t, bin, env, nil)
+}
+
+// startServerReadingAfter is startServer for a client that reads nothing
+// from the server's stdout until readFrom is closed (nil: at once).
+func startServerReadingAfter(t *testing.T, bin string, env map[string]string, readFrom <-chan struct{}) *proc {
+	t.Helper()
 	cmd := exec.Command(bin)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -304,6 +311,9 @@ func startServer(t *testing.T, bin string, env map[string]string) *proc {
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
+		if readFrom != nil {
+			<-readFrom // the test must close it, also when it fails
+		}
 		p.readStdout(out)
 	}()
 	go func() {
@@ -1003,4 +1013,96 @@ func vmHWM(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// A client that writes requests faster than it reads the answers, with
+// InfluxDB slow to answer: the server stops reading once enough requests
+// are unanswered, so its memory stays bounded however much the client
+// writes, and every request is answered once the client reads again.
+func TestUnreadRequestsKeepMemoryBounded(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc")
+	}
+	f := newFakeInflux(t)
+	upstream := make(chan struct{})
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		select { // hold every request until the client reads again
+		case <-upstream:
+		case <-r.Context().Done():
+		}
+		return false
+	})
+	env := baseEnv(t, f.srv.URL)
+	env["INFLUX_TIMEOUT"] = "2m"
+	env["INFLUX_LOG_LEVEL"] = "error"
+	reading := make(chan struct{})
+	var once sync.Once
+	readAgain := func() { once.Do(func() { close(upstream); close(reading) }) }
+	t.Cleanup(readAgain)
+	p := startServerReadingAfter(t, binary(t, false), env, reading) // the race detector's memory would swamp the measurement
+
+	const n = 300
+	description := strings.Repeat("d", 1<<20)
+	var written atomic.Int64
+	writerDone := make(chan error, 1)
+	go func() {
+		lines := [][]byte{
+			mustJSON(request("init", "initialize", map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "test", "version": "1"}})),
+			mustJSON(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"}),
+		}
+		for _, l := range lines {
+			if _, err := p.stdin.Write(append(l, '\n')); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+		for i := range n {
+			if _, err := p.stdin.Write(append(mustJSON(toolCall(i, "list_tokens", map[string]any{"description": description})), '\n')); err != nil {
+				writerDone <- err
+				return
+			}
+			written.Add(1)
+		}
+		writerDone <- nil
+	}()
+
+	// Wait until the server has read all the requests or has stopped
+	// reading for a while.
+	last, still := int64(-1), 0
+	for still < 8 {
+		select {
+		case err := <-writerDone:
+			if err != nil {
+				t.Fatalf("writing: %v", err)
+			}
+			writerDone <- nil
+			still = 8
+		case <-time.After(250 * time.Millisecond):
+			if now := written.Load(); now == last {
+				still++
+			} else {
+				last, still = now, 0
+			}
+		}
+	}
+	hwm := vmHWM(t, p.cmd.Process.Pid)
+	t.Logf("%d of %d requests of 1 MiB read while none was answered; peak RSS (VmHWM) %d MiB", written.Load(), n, hwm>>20)
+	if hwm > 128<<20 {
+		t.Errorf("peak RSS %d MiB with the answers unread, want under 128 MiB", hwm>>20)
+	}
+
+	readAgain()
+	if err := <-writerDone; err != nil {
+		t.Fatalf("writing: %v", err)
+	}
+	p.await("init", 30*time.Second)
+	for i := range n {
+		if res := p.await(i, 60*time.Second).tool(t); res.IsError || !strings.Contains(res.text(), "No token matches") {
+			t.Fatalf("call %d: isError=%v %.300q", i, res.IsError, res.text())
+		}
+	}
+	p.stdin.Close()
+	if code, _ := p.waitExit(5 * time.Second); code != 0 {
+		t.Errorf("exit status %d; stderr:\n%s", code, p.stderr.String())
+	}
 }

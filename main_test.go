@@ -677,8 +677,8 @@ func TestCancelledNotificationAbortsTheUpstreamRequest(t *testing.T) {
 	}
 }
 
-// Malformed, oversized and unknown input gets a proper error each time, and
-// the session goes on.
+// Malformed, huge and unknown input gets a proper answer under its id each
+// time, and the session goes on.
 func TestHostileInputKeepsTheSession(t *testing.T) {
 	f := newFakeInflux(t)
 	var seenMu sync.Mutex
@@ -726,8 +726,8 @@ func TestHostileInputKeepsTheSession(t *testing.T) {
 		{"control characters and Unicode in names", mustJSON(toolCall(12, "list_tokens", map[string]any{"user": weird, "org": weird, "description": weird, "resourceType": "buckets", "resourceName": weird})), 12, toolAny, 0, ""},
 		{"control characters in an ID", mustJSON(toolCall(13, "get_token", map[string]any{"authID": "0a000000\x00000001"})), 13, toolError, 0, "not an InfluxDB ID"},
 		{"path in an ID", mustJSON(toolCall(14, "get_token", map[string]any{"authID": "../../../api/v2"})), 14, toolError, 0, "not an InfluxDB ID"},
-		{"over the size limit", mustJSON(toolCall(15, "list_tokens", map[string]any{"description": strings.Repeat("b", 9<<20)})), 15, rpcError, -32600, "larger than"},
-		{"over the size limit, no id", []byte(`{"jsonrpc":"2.0","params":{"x":"` + strings.Repeat("c", 9<<20) + `"},"id":16}`), nil, rpcError, -32600, "larger than"},
+		{"9 MB line", mustJSON(toolCall(15, "list_tokens", map[string]any{"description": strings.Repeat("b", 9<<20)})), 15, toolOK, 0, "No token matches"},
+		{"9 MB line, id at the end", []byte(`{"jsonrpc":"2.0","params":{"x":"` + strings.Repeat("c", 9<<20) + `"},"id":16}`), 16, rpcError, -32601, ""},
 		{"unknown prompt", mustJSON(request(17, "prompts/get", map[string]any{"name": "nope"})), 17, rpcError, 0, "nope"},
 	} {
 		t.Run(tc.name, func(sub *testing.T) {

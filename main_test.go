@@ -1106,3 +1106,46 @@ func TestUnreadRequestsKeepMemoryBounded(t *testing.T) {
 		t.Errorf("exit status %d; stderr:\n%s", code, p.stderr.String())
 	}
 }
+
+// --version names the version, commit and date a release build stamps, under
+// the variable names .goreleaser.yaml sets.
+func TestVersionOfAReleaseBuild(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "influx-token-mcp")
+	ldflags := "-X main.version=9.8.7 -X main.commit=0123456789abcdef0123456789abcdef01234567 -X main.date=2026-01-02T03:04:05Z"
+	if out, err := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "influx-token-mcp 9.8.7 (commit 0123456789abcdef0123456789abcdef01234567, 2026-01-02T03:04:05Z, go"
+	if !strings.HasPrefix(string(out), want) {
+		t.Errorf("--version = %q, want it to start with %q", out, want)
+	}
+}
+
+// A build from a git checkout has no release version: --version names the
+// commit and its time from the build info, and says when the tree had local
+// changes.
+func TestVersionOfASourceBuild(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/tokenaudit/influx-token-mcp", Version: "(devel)"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "89decbbef26b0d3abeab7650185c5c6f2e6e9e76"},
+			{Key: "vcs.time", Value: "2026-11-30T01:21:25Z"},
+			{Key: "vcs.modified", Value: "true"},
+		}}
+	want := "influx-token-mcp (devel) (commit 89decbbef26b0d3abeab7650185c5c6f2e6e9e76, 2026-11-30T01:21:25Z, with local changes, go1.26.8)"
+	if got := versionLine(bi); got != want {
+		t.Errorf("versionLine = %q, want %q", got, want)
+	}
+	bi.Settings = nil // built with -buildvcs=false, or outside a checkout
+	if got, want := versionLine(bi), "influx-token-mcp (devel) (go1.26.8)"; got != want {
+		t.Errorf("without VCS info: %q, want %q", got, want)
+	}
+	bi.Main.Version = "v1.2.3" // go install …@v1.2.3
+	if got, want := versionLine(bi), "influx-token-mcp v1.2.3 (go1.26.8)"; got != want {
+		t.Errorf("go install: %q, want %q", got, want)
+	}
+}

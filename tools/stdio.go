@@ -88,7 +88,8 @@ type gate struct {
 	pending  int           // requests passed on and not answered
 	answered chan struct{} // a token when an answer was written
 	ended    chan struct{} // closed when EOF was passed on
-	partial  []byte        // an answer written in pieces
+	endOnce  sync.Once
+	partial  []byte // an answer written in pieces
 }
 
 func (g *gate) Read(p []byte) (int, error) {
@@ -114,12 +115,15 @@ func (g *gate) Read(p []byte) (int, error) {
 			if !g.wait(func(pending int) bool { return pending == 0 }, time.After(g.limits.drainTimeout)) {
 				g.log.Warn("stdin closed and requests still unanswered; cancelling them", "after", g.limits.drainTimeout)
 			}
-			close(g.ended)
+			g.endOnce.Do(func() { close(g.ended) })
 			return 0, io.EOF
 		}
 	}
 	n := copy(p, g.line)
 	g.line = g.line[n:]
+	if len(g.line) == 0 {
+		g.line = nil // a huge line is not kept until the next one
+	}
 	return n, nil
 }
 

@@ -82,6 +82,9 @@ func (s *stdioStub) FindBuckets(context.Context, string, string) ([]influx.Bucke
 	return nil, nil
 }
 
+func (s *stdioStub) OrgNames(context.Context) ([]string, error)  { return nil, nil }
+func (s *stdioStub) UserNames(context.Context) ([]string, error) { return nil, nil }
+
 func (s *stdioStub) FindOrgs(context.Context, string) ([]influx.Organization, error) { return nil, nil }
 
 func (s *stdioStub) sawID(id string) bool {

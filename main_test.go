@@ -1149,3 +1149,81 @@ func TestVersionOfASourceBuild(t *testing.T) {
 		t.Errorf("go install: %q, want %q", got, want)
 	}
 }
+
+// What a client shows: the server's title, description and website, each
+// tool's title, and completions of the audit_tokens prompt's arguments from
+// InfluxDB's names, or none when InfluxDB is unreachable.
+func TestDiscoverableInClients(t *testing.T) {
+	f := newFakeInflux(t)
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v2/users" {
+			return false
+		}
+		writeJSON(w, map[string]any{"users": []any{
+			map[string]any{"id": "11b2f4c47da08000", "name": "alice"},
+			map[string]any{"id": "11b2f4c47da08001", "name": "Albert"},
+			map[string]any{"id": "11b2f4c47da08002", "name": "bob"},
+			map[string]any{"id": "11b2f4c47da08003", "name": "al\x1b]0;pwned\x07"},
+		}})
+		return true
+	})
+	complete := func(p *proc, id any, arg, typed string) []string {
+		t.Helper()
+		p.send(request(id, "completion/complete", map[string]any{
+			"ref":      map[string]any{"type": "ref/prompt", "name": "audit_tokens"},
+			"argument": map[string]any{"name": arg, "value": typed},
+		}))
+		m := p.await(id, 10*time.Second)
+		var res struct{ Completion struct{ Values []string } }
+		if m.Error != nil || json.Unmarshal(m.Result, &res) != nil || res.Completion.Values == nil {
+			t.Fatalf("completion/complete %s %q: %s", arg, typed, m.raw)
+		}
+		return res.Completion.Values
+	}
+
+	p := startServer(t, binary(t, raceEnabled()), baseEnv(t, f.srv.URL))
+	p.send(request("init", "initialize", map[string]any{
+		"protocolVersion": "2025-06-18", "capabilities": map[string]any{},
+		"clientInfo": map[string]any{"name": "test", "version": "1"},
+	}))
+	var init struct {
+		Capabilities map[string]json.RawMessage
+		ServerInfo   struct{ Name, Title, Description, WebsiteURL string }
+	}
+	if m := p.await("init", 10*time.Second); m.Error != nil || json.Unmarshal(m.Result, &init) != nil {
+		t.Fatalf("initialize: %s", m.raw)
+	}
+	if s := init.ServerInfo; s.Name != "influx-token-mcp" || s.Title == "" || s.Description == "" || s.WebsiteURL != "https://github.com/tokenaudit/influx-token-mcp" {
+		t.Errorf("serverInfo %+v: want a name, title, description and the website", s)
+	}
+	if _, ok := init.Capabilities["completions"]; !ok {
+		t.Errorf("capabilities %v lack completions", init.Capabilities)
+	}
+	p.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+	p.send(request("tools", "tools/list", nil))
+	var list struct{ Tools []struct{ Name, Title string } }
+	if m := p.await("tools", 10*time.Second); json.Unmarshal(m.Result, &list) != nil || len(list.Tools) == 0 {
+		t.Fatalf("tools/list: %s", m.raw)
+	}
+	for _, tool := range list.Tools {
+		if tool.Title == "" {
+			t.Errorf("tool %s has no title", tool.Name)
+		}
+	}
+
+	if got := complete(p, "c1", "org", "a"); strings.Join(got, ",") != "acme" {
+		t.Errorf("org completions %q, want acme", got)
+	}
+	if got := complete(p, "c2", "user", "AL"); strings.Join(got, ",") != "Albert,alice" {
+		t.Errorf("user completions %q, want Albert and alice (not the name with control characters)", got)
+	}
+
+	down := startServer(t, binary(t, raceEnabled()), baseEnv(t, closedPort(t)))
+	down.initialize()
+	for i, arg := range []string{"org", "user"} {
+		if got := complete(down, i, arg, ""); len(got) != 0 {
+			t.Errorf("%s completions with InfluxDB unreachable: %q, want none", arg, got)
+		}
+	}
+}

@@ -1202,7 +1202,9 @@ func TestDiscoverableInClients(t *testing.T) {
 	p.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
 
 	p.send(request("tools", "tools/list", nil))
-	var list struct{ Tools []struct{ Name, Title string } }
+	var list struct {
+		Tools []struct{ Name, Title string }
+	}
 	if m := p.await("tools", 10*time.Second); json.Unmarshal(m.Result, &list) != nil || len(list.Tools) == 0 {
 		t.Fatalf("tools/list: %s", m.raw)
 	}

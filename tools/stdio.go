@@ -107,7 +107,7 @@ func (g *gate) Read(p []byte) (int, error) {
 				g.pending++
 				g.mu.Unlock()
 			}
-			g.line = line // an error comes again on the next read
+			g.line = line // after a last line without newline, EOF comes again on the next read
 		} else if err != nil {
 			if err != io.EOF {
 				g.log.Warn("reading stdin failed; finishing the calls in flight", "err", err)

@@ -87,17 +87,6 @@ func (s *stdioStub) UserNames(context.Context) ([]string, error) { return nil, n
 
 func (s *stdioStub) FindOrgs(context.Context, string) ([]influx.Organization, error) { return nil, nil }
 
-func (s *stdioStub) sawID(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, x := range s.seen {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 // stdout collects Serve's output, line by line.
 type stdioOutput struct {
 	mu      sync.Mutex

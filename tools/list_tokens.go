@@ -101,15 +101,6 @@ func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolRe
 		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
 		q.defaultOrg = s.DefaultOrg != "" || s.DefaultOrgID != ""
 	}
-	if !slices.Contains([]string{"", "active", "inactive"}, in.Status) {
-		return nil, argError("status %q is not allowed; use active or inactive.", clip(in.Status))
-	}
-	if !slices.Contains([]string{"", "read", "write"}, in.Action) {
-		return nil, argError("action %q is not allowed; use read or write.", clip(in.Action))
-	}
-	if in.Risk != "" && !slices.Contains(riskFlags, in.Risk) {
-		return nil, argError("risk %q is not a risk flag; use one of %s.", clip(in.Risk), strings.Join(riskFlags, ", "))
-	}
 	if in.ResourceType == "" && (in.Action != "" || in.ResourceID != "" || in.ResourceName != "") {
 		return nil, argError("action, resourceID and resourceName need resourceType too, e.g. {\"action\":\"write\",\"resourceType\":\"buckets\",\"resourceName\":\"telegraf\"}.")
 	}
@@ -256,7 +247,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 			// A token lives in its own org, whose ID and name it carries.
 			if q.access.Type == "authorizations" && a.ID == q.access.ID ||
 				q.access.Type == "orgs" && (a.OrgID == q.access.ID || q.access.Name != "" && a.Org == q.access.Name) {
-				q.access.addTarget(resource{ID: firstNonEmpty(q.access.ID, a.OrgID), OrgID: a.OrgID})
+				q.access.addTarget(resource{ID: cmp.Or(q.access.ID, a.OrgID), OrgID: a.OrgID})
 			}
 		}
 		risks := risksOf(a)
@@ -302,8 +293,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 func pageTokens(matches []match, q *listQuery) []Token {
 	tokens := make([]Token, 0, len(matches))
 	for _, m := range matches {
-		t := newToken(m.auth)
-		t.Risks = m.risks
+		t := newToken(m.auth, m.risks)
 		if q.access != nil {
 			t.grants = []string{}
 			for _, p := range m.auth.Permissions {
@@ -322,7 +312,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 // on top of what the tokens' own permissions told. It returns notes for what
 // could not be resolved.
 func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery, filter influx.ListFilter) []string {
-	what := fmt.Sprintf("%s %q", q.Type, firstNonEmpty(q.Name, q.ID))
+	what := fmt.Sprintf("%s %q", q.Type, cmp.Or(q.Name, q.ID))
 	var lookupErr error
 	switch q.Type {
 	case "buckets":

@@ -24,7 +24,7 @@ type Config struct {
 	OrgID        string        `env:"INFLUX_ORG_ID"`
 	Timeout      time.Duration `env:"INFLUX_TIMEOUT" envDefault:"30s"`
 	SkipVerify   bool          `env:"INFLUX_SKIP_VERIFY"`
-	LogLevel     string        `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
+	LogLevel     slog.Level    `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
 	ConfigsPath  string        `env:"INFLUX_CONFIGS_PATH"`
 	ActiveConfig string        `env:"INFLUX_ACTIVE_CONFIG"`
 
@@ -44,24 +44,6 @@ type ConfigSource struct {
 	File      string // the influx CLI configs file that was read, or ""
 	Profile   string // the profile used from File
 	ProfileBy string // how Profile was chosen: "INFLUX_ACTIVE_CONFIG" or "active = true"
-}
-
-// String is one line for people, e.g.
-// `host from profile, token from profile, org from INFLUX_ORG; profile "local" (active = true) in /home/me/.influxdbv2/configs`.
-func (s ConfigSource) String() string {
-	token := s.Token
-	if s.TokenFile != "" {
-		token += " (" + s.TokenFile + ")"
-	}
-	org := "no default org"
-	if s.Org != "" {
-		org = "org from " + s.Org
-	}
-	out := fmt.Sprintf("host from %s, token from %s, %s", s.Host, token, org)
-	if s.File == "" {
-		return out + "; no influx CLI profile read"
-	}
-	return fmt.Sprintf("%s; profile %q (%s) in %s", out, s.Profile, s.ProfileBy, s.File)
 }
 
 // LogValue logs the source as a group: host, token, token_file, org, file,
@@ -114,7 +96,7 @@ const maxConfigsFile = 1 << 20
 func LoadConfig(environ map[string]string) (Config, error) {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
 	if err != nil {
-		return cfg, configParseError(err)
+		return cfg, configParseError(err, environ)
 	}
 	if cfg.Token != "" && cfg.TokenFile != "" {
 		return cfg, &ConfigError{"INFLUX_TOKEN_FILE", "is set together with INFLUX_TOKEN", "set only one of them"}
@@ -161,9 +143,6 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, &ConfigError{"INFLUX_TIMEOUT", fmt.Sprintf("%q is not a positive duration", cfg.Timeout), "set it to e.g. 30s or 1m"}
-	}
-	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
-		return cfg, &ConfigError{"INFLUX_LOG_LEVEL", fmt.Sprintf("%q is not a log level", cfg.LogLevel), "set it to debug, info, warn or error"}
 	}
 	return cfg, nil
 }
@@ -420,19 +399,9 @@ func hostProblem(host string, err error) string {
 	return err.Error()
 }
 
-// ParseLogLevel reads debug, info, warn or error.
-func ParseLogLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	switch strings.ToLower(s) {
-	case "debug", "info", "warn", "error":
-		return l, l.UnmarshalText([]byte(s))
-	}
-	return l, errors.New("unknown level")
-}
-
 // configParseError maps caarlos0/env's error for a value of the wrong type to
 // the variable's name.
-func configParseError(err error) error {
+func configParseError(err error, environ map[string]string) error {
 	var pe env.ParseError
 	if errors.As(err, &pe) {
 		switch pe.Name {
@@ -440,6 +409,8 @@ func configParseError(err error) error {
 			return &ConfigError{"INFLUX_TIMEOUT", "is not a duration", "set it to e.g. 30s or 1m"}
 		case "SkipVerify":
 			return &ConfigError{"INFLUX_SKIP_VERIFY", "is not true or false", "set it to true or false"}
+		case "LogLevel": // slog.Level's UnmarshalText refused it
+			return &ConfigError{"INFLUX_LOG_LEVEL", fmt.Sprintf("%q is not a log level", environ["INFLUX_LOG_LEVEL"]), "set it to debug, info, warn or error"}
 		}
 	}
 	return err

@@ -285,9 +285,9 @@ func TestDecodeListLimits(t *testing.T) {
 		{"elements at the limit", list(small, big, big, small, big), []string{"small", "big", "big", "small", "big"}, ""},
 		{"an element past the limit", list(small, big, element("huge", MaxElementSize+1), small), []string{"small", "big"}, "one element of the list is larger than 4 MiB"},
 		{"another field past the limit", `{"links":"` + strings.Repeat("x", MaxElementSize) + `",` + list(small)[1:], nil, "larger than 4 MiB"},
-		{"a string at the limit", list(`{"id":"a","description":"`+strings.Repeat("d", MaxStringSize)+`"}`), []string{"a"}, ""},
+		{"a string at the limit", list(`{"id":"a","description":"` + strings.Repeat("d", MaxStringSize) + `"}`), []string{"a"}, ""},
 		{"a string past the limit", list(small, `{"id":"b","description":"`+strings.Repeat("d", MaxStringSize+1)+`"}`), []string{"small"}, "a string is larger than 64 KiB"},
-		{"a string past the limit in a permission", list(`{"id":"c","permissions":[{"action":"read","resource":{"type":"buckets","name":"`+strings.Repeat("n", MaxStringSize+1)+`"}}]}`), nil, "a string is larger than 64 KiB"},
+		{"a string past the limit in a permission", list(`{"id":"c","permissions":[{"action":"read","resource":{"type":"buckets","name":"` + strings.Repeat("n", MaxStringSize+1) + `"}}]}`), nil, "a string is larger than 64 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, r := range []io.Reader{strings.NewReader(tc.body), iotest.HalfReader(strings.NewReader(tc.body))} {

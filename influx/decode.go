@@ -40,7 +40,7 @@ var decodeOptions = json.JoinOptions(json.MatchCaseInsensitiveNames(true), jsonv
 // key one at a time, handing each to fn before reading on. Every other field
 // is skipped.
 func decodeList[T Authorization | Bucket | Organization](r io.Reader, key string, fn func(*T) error) error {
-	in := &elementReader{r: r, end: MaxElementSize}
+	in := &elementReader{r: r, end: MaxElementSize, what: "one element of the list"}
 	dec := jsontext.NewDecoder(in)
 	return in.explain(readList(dec, in, key, fn))
 }
@@ -123,7 +123,7 @@ func readDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
 
 // decodeObject decodes one JSON object into v, with the list's rules.
 func decodeObject[T Authorization | Bucket](r io.Reader, v *T) error {
-	in := &elementReader{r: r, end: MaxElementSize}
+	in := &elementReader{r: r, end: MaxElementSize, what: "the answer"}
 	err := json.UnmarshalRead(in, v, decodeOptions)
 	if err == nil {
 		err = checkStrings(v)
@@ -179,8 +179,9 @@ func (e *LimitError) Error() string {
 // and its read-ahead, never holds more than that.
 type elementReader struct {
 	r        io.Reader
-	read     int64 // bytes read from r
-	end      int64 // read no further
+	what     string // what is read, for the error
+	read     int64  // bytes read from r
+	end      int64  // read no further
 	tooLarge bool
 	err      error // r's own error, other than io.EOF
 }
@@ -217,7 +218,7 @@ func (e *elementReader) explain(err error) error {
 	case err == nil:
 		return nil
 	case e.tooLarge:
-		return &LimitError{What: "one element of the list", Limit: MaxElementSize}
+		return &LimitError{What: e.what, Limit: MaxElementSize}
 	case e.err != nil:
 		return e.err
 	case errors.As(err, &syn):

@@ -22,9 +22,9 @@ import (
 // hold. Nesting is limited by the JSON library (10,000 levels).
 const (
 	// MaxElementSize bounds the JSON of one element of a list (one token),
-	// and of any other top-level field of the answer. A token with all 44
-	// permissions of an all-access token is about 6.5 KB; 4 MiB leaves room
-	// for some 25,000 permissions.
+	// and of any other top-level field of the answer. An all-access token
+	// (43 permissions) is about 6.7 KB as InfluxDB OSS indents it; 4 MiB
+	// leaves room for some 25,000 permissions.
 	MaxElementSize = 4 << 20
 	// MaxStringSize bounds each string that is kept (IDs, names,
 	// descriptions).
@@ -33,7 +33,8 @@ const (
 
 // decodeOptions match field names as encoding/json did (the exact name,
 // else one that differs only in case), and keep the library's strict
-// defaults otherwise: duplicate names and invalid UTF-8 are errors.
+// defaults otherwise: duplicate names, invalid UTF-8 and times not in strict
+// RFC 3339 form are errors.
 var decodeOptions = json.JoinOptions(json.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true))
 
 // decodeList walks a JSON object and decodes the elements of its array field

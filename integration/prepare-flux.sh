@@ -66,10 +66,11 @@ fi
 # The module proxy does not serve the source of every Flux release: for
 # v0.201.0, which InfluxDB v2.10.0 requires, it answers 403 "This module
 # version is not available". Such a release's stand-in is made from the
-# nearest older release the proxy does serve. Flux v0.201.0 changed
-# dependency versions; up to July 2026 the only Go file changed since v0.200.0
-# was libflux/go/libflux/buildinfo.gen.go, in the binding the stand-in
-# replaces anyway.
+# nearest older release the proxy does serve. Flux v0.201.0 raised
+# dependency versions; in Flux's history up to July 2026 (the newest we could
+# read) the only Go file changed since v0.200.0 is
+# libflux/go/libflux/buildinfo.gen.go, a list of the Rust sources' checksums
+# that only the cgo binding uses.
 source_version="$flux_version"
 case "$flux_version" in
 v0.201.0) source_version=v0.200.0 ;;

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 func perm(action, typ, id, name, orgID string) influx.Permission {
@@ -125,11 +126,11 @@ func TestRisksOf(t *testing.T) {
 
 // twoTelegrafs is baseWorld plus a second bucket named telegraf, in globex,
 // and a token that writes every bucket in globex.
-func twoTelegrafs() *fakeInflux {
+func twoTelegrafs() world {
 	f := baseWorld()
-	f.buckets = append(f.buckets, fakeBucket{bucketGlobexTelegraf, "telegraf", orgGlobex})
-	f.auths = append(f.auths, fakeAuth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
-		Perms: []fakePerm{{"write", "buckets", "", orgGlobex}}, Created: f.auths[len(f.auths)-1].Created.AddDate(0, 1, 0)})
+	f.Buckets = append(f.Buckets, fakeinflux.Bucket{ID: bucketGlobexTelegraf, Name: "telegraf", OrgID: orgGlobex})
+	f.Auths = append(f.Auths, fakeinflux.Auth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
+		Perms: []fakeinflux.Perm{{Action: "write", Type: "buckets", ID: "", OrgID: orgGlobex}}, Created: f.Auths[len(f.Auths)-1].Created.AddDate(0, 1, 0)})
 	return f
 }
 
@@ -138,7 +139,7 @@ func TestEffectiveAccess(t *testing.T) {
 	two := twoTelegrafs().start(t)
 	for _, tc := range []struct {
 		name      string
-		fake      *fakeInflux
+		fake      *fakeinflux.Server
 		intercept func(http.ResponseWriter, *http.Request) bool
 		args      map[string]any
 		want      []string
@@ -178,8 +179,8 @@ func TestEffectiveAccess(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.fake, Settings{})
-			tc.fake.setIntercept(tc.intercept)
-			defer tc.fake.setIntercept(nil)
+			tc.fake.Intercept(tc.intercept)
+			defer tc.fake.Intercept(nil)
 			res := h.call(t, "list_tokens", tc.args)
 			r := structured[ListTokensResult](t, res)
 			if got := ids(r); !slices.Equal(got, tc.want) {

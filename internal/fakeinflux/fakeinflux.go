@@ -18,6 +18,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,10 +70,14 @@ type Server struct {
 	// HTTP is the underlying test server.
 	HTTP     *httptest.Server
 	Requests atomic.Int64
+	// Token is the only token the fake accepts (Token by default); empty
+	// accepts any. Set it before the first request.
+	Token string
 
 	t         testing.TB
 	prefix    string
 	mux       *http.ServeMux
+	overrides *http.ServeMux
 	mu        sync.Mutex
 	log       []*http.Request
 	intercept func(w http.ResponseWriter, r *http.Request) bool
@@ -92,10 +98,24 @@ func StartAt(t testing.TB, w World, prefix string) *Server {
 	return s
 }
 
+// StartTLS is StartAt over HTTPS, with httptest's self-signed certificate
+// (HTTP.Certificate); failed handshakes, which such tests provoke, are not
+// logged.
+func StartTLS(t testing.TB, w World, prefix string) *Server {
+	t.Helper()
+	s := New(t, w, prefix)
+	s.HTTP = httptest.NewUnstartedServer(s)
+	s.HTTP.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.HTTP.StartTLS()
+	s.URL = s.HTTP.URL + prefix
+	t.Cleanup(s.HTTP.Close)
+	return s
+}
+
 // New is a fake that is not yet listening, for a test that serves it itself
 // (over TLS, say).
 func New(t testing.TB, w World, prefix string) *Server {
-	s := &Server{World: w, t: t, prefix: prefix, bodies: map[string][]byte{}}
+	s := &Server{World: w, Token: Token, t: t, prefix: prefix, bodies: map[string][]byte{}, overrides: http.NewServeMux()}
 	// The fixture is the caller's: copy what Start fills in.
 	s.Auths = append([]Auth(nil), w.Auths...)
 	for i := range s.Auths {
@@ -118,21 +138,42 @@ func New(t testing.TB, w World, prefix string) *Server {
 }
 
 // ServeHTTP counts and logs r, checks its token, then lets the intercept
-// answer it, or else answers from the World.
+// answer it, then a handler given to Handle, or else answers from the World.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Requests.Add(1)
 	s.mu.Lock()
 	s.log = append(s.log, r.Clone(context.Background()))
 	intercept := s.intercept
 	s.mu.Unlock()
-	if r.Header.Get("Authorization") != "Token "+Token {
+	if s.Token != "" && r.Header.Get("Authorization") != "Token "+s.Token {
 		WriteError(w, http.StatusUnauthorized, "unauthorized", "unauthorized access", false)
 		return
 	}
 	if intercept != nil && intercept(w, r) {
 		return
 	}
+	s.ServeWorld(w, r)
+}
+
+// ServeWorld answers r as the fake does without an intercept: from a
+// handler given to Handle, or from the World. It neither counts nor logs r.
+func (s *Server) ServeWorld(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	_, pattern := s.overrides.Handler(r)
+	s.mu.Unlock()
+	if pattern != "" {
+		s.overrides.ServeHTTP(w, r) // which sets r's path values
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// Handle answers GET requests to the API path pattern (without the prefix,
+// e.g. "/api/v2/authorizations/{id}") with h instead of the World.
+func (s *Server) Handle(pattern string, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overrides.HandleFunc("GET "+s.prefix+pattern, h)
 }
 
 // Intercept makes fn see every request with a valid token first; fn answers

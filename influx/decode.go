@@ -24,7 +24,7 @@ import (
 // decodeList walks a JSON object and decodes the elements of its array field
 // key one at a time, handing each to fn before reading on. Every other field
 // is skipped. Memory stays proportional to one element, not to the response.
-func decodeList[T Authorization | Bucket | Organization](r io.Reader, key string, fn func(*T) error) error {
+func decodeList[T Authorization | Bucket | Organization | User](r io.Reader, key string, fn func(*T) error) error {
 	d := &reader{r: r, buf: make([]byte, 0, 32<<10)}
 	found := false
 	err := d.object(func(name []byte) error {
@@ -67,6 +67,18 @@ func decodeElement(d *reader, v any) error {
 				return d.str(&v.Name)
 			case 2:
 				return d.str(&v.OrgID)
+			case 3:
+				return d.str(&v.Type)
+			}
+			return d.skip()
+		})
+	case *User:
+		return d.fields(func(key []byte) error {
+			switch fieldIndex(key, orgFields) {
+			case 0:
+				return d.str(&v.ID)
+			case 1:
+				return d.str(&v.Name)
 			}
 			return d.skip()
 		})
@@ -104,8 +116,8 @@ var (
 	authorizationFields = []string{"id", "description", "status", "orgID", "org", "userID", "user", "permissions", "createdAt", "updatedAt"}
 	permissionFields    = []string{"action", "resource"}
 	resourceFields      = []string{"type", "id", "name", "orgID", "org"}
-	bucketFields        = []string{"id", "name", "orgID"}
-	orgFields           = []string{"id", "name"}
+	bucketFields        = []string{"id", "name", "orgID", "type"}
+	orgFields           = []string{"id", "name"} // users too
 )
 
 // fieldIndex returns the index in names of the field key names, as

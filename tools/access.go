@@ -1,66 +1,78 @@
 package tools
 
 import (
-	"strings"
-
 	"github.com/tokenaudit/influx-token-mcp/influx"
 )
-
-// Risk flags. The README defines each; keep the two in step.
-const (
-	riskInstanceWide    = "instance-wide"     // a permission with neither orgID nor id, or on type instance: reaches every org
-	riskCanCreateTokens = "can-create-tokens" // write on authorizations without id, or write on instance: can mint new tokens
-	riskInactive        = "inactive"          // status inactive
-	riskNoDescription   = "no-description"    // description empty or blank
-)
-
-var riskFlags = []string{riskInstanceWide, riskCanCreateTokens, riskInactive, riskNoDescription}
-
-// risksOf returns a's risk flags in the order of riskFlags; never nil.
-func risksOf(a *influx.Authorization) []string {
-	var instanceWide, createsTokens bool
-	for _, p := range a.Permissions {
-		r := p.Resource
-		if r.OrgID == "" && r.ID == "" || r.Type == instanceType {
-			instanceWide = true
-		}
-		if p.Action == "write" && (r.Type == "authorizations" && r.ID == "" || r.Type == instanceType) {
-			createsTokens = true
-		}
-	}
-	risks := []string{}
-	if instanceWide {
-		risks = append(risks, riskInstanceWide)
-	}
-	if createsTokens {
-		risks = append(risks, riskCanCreateTokens)
-	}
-	if a.Status == "inactive" {
-		risks = append(risks, riskInactive)
-	}
-	if strings.TrimSpace(a.Description) == "" {
-		risks = append(risks, riskNoDescription)
-	}
-	return risks
-}
 
 // instanceType is the resource type InfluxDB treats as "everything": a
 // permission on it grants its action on every resource of every type
 // (Permission.Matches in influxdb v2 authz.go).
 const instanceType = "instance"
 
-// resource is one concrete resource an access query is about, with the org
-// it lives in ("" when unknown).
-type resource struct {
-	ID    string
-	OrgID string
+// probe is a permission InfluxDB's authorizers build to check one request,
+// with "" where InfluxDB leaves the org or the id nil.
+type probe struct {
+	Action, Type, ID, OrgID string
+}
+
+// matches decides whether permission p allows probe pr exactly as
+// InfluxDB v2's Permission.Matches does: the actions agree, and p is on
+// type instance, or on pr's type and either has neither org nor id, or has
+// an org and no id and pr is in that org, or has an id equal to pr's. A
+// permission with an id is not checked against its org: its org is the org
+// of the token that holds it, and its id may name another org's resource.
+func matches(p influx.Permission, pr probe) bool {
+	r := p.Resource
+	switch {
+	case p.Action != pr.Action:
+		return false
+	case r.Type == instanceType:
+		return true
+	case r.Type != pr.Type:
+		return false
+	case r.OrgID == "" && r.ID == "":
+		return true
+	case r.ID == "":
+		return pr.OrgID != "" && r.OrgID == pr.OrgID
+	default:
+		return pr.ID != "" && r.ID == pr.ID
+	}
+}
+
+// target is one concrete resource an access query is about, with the
+// probes InfluxDB checks before it allows an action on it: every probe
+// must be allowed by some permission.
+type target struct {
+	ID     string
+	OrgID  string // "" when unknown, or for users and orgs, which have none
+	System bool   // a system bucket (_monitoring, _tasks)
+	UserID string // for a token: its owner
+}
+
+// probes are the checks InfluxDB v2.8.0's authorizers make for action on t:
+//   - buckets: AuthorizeRead/AuthorizeWrite with the bucket's id and org,
+//     except that reading a system bucket is reading its org
+//     (AuthorizeReadBucket);
+//   - orgs and users: the id alone, no org (AuthorizeReadOrg,
+//     AuthorizeReadResource);
+//   - authorizations: the token's id and org, and the same action on its
+//     owner by id alone (AuthorizationService.FindAuthorizationByID,
+//     UpdateAuthorization, DeleteAuthorization);
+//   - any other type: the id and the org.
+func (t target) probes(action, typ string) []probe {
+	switch {
+	case typ == "buckets" && t.System && action == "read":
+		return []probe{{action, "orgs", t.OrgID, ""}}
+	case typ == "orgs" || typ == "users":
+		return []probe{{action, typ, t.ID, ""}}
+	case typ == "authorizations" && t.UserID != "":
+		return []probe{{action, typ, t.ID, t.OrgID}, {action, "users", t.UserID, ""}}
+	}
+	return []probe{{action, typ, t.ID, t.OrgID}}
 }
 
 // accessQuery asks "does this token grant action on this resource (or on
-// this resource type)?", the way InfluxDB decides it: a permission matches
-// when the action agrees and it is on type instance, or when the type agrees
-// too and it is instance-wide (no orgID, no id), type-wide in the resource's
-// org (orgID, no id), or names the resource's id.
+// this resource type)?", the way InfluxDB decides it.
 type accessQuery struct {
 	Action string // "read", "write", or "" for either
 	Type   string
@@ -68,90 +80,115 @@ type accessQuery struct {
 	Name   string // the resource asked for by name, or ""
 
 	// Targets are the resources ID or Name stand for, with their orgs, as
-	// resolved from permissions and from InfluxDB's buckets and orgs APIs.
-	Targets []resource
+	// InfluxDB's APIs showed them before the token list was read.
+	Targets []target
+	// unseen are ids of Type that permissions resolve to Name but that are
+	// not among Targets: org-wide grants could not be counted for them.
+	unseen []string
 }
 
 // specific reports whether the query is about one named or ID'd resource
 // rather than the whole type.
 func (q *accessQuery) specific() bool { return q.ID != "" || q.Name != "" }
 
+func (q *accessQuery) actions() []string {
+	if q.Action != "" {
+		return []string{q.Action}
+	}
+	return []string{"read", "write"}
+}
+
+// grantedBy reports whether a's permissions allow the query's action (or,
+// without one, read or write) on the resource or type asked about.
 func (q *accessQuery) grantedBy(a *influx.Authorization) bool {
-	for _, p := range a.Permissions {
-		if q.grants(p) {
+	return len(q.grantingPermissions(a)) > 0
+}
+
+// grantingPermissions returns the permissions of a that allow the access
+// asked about, nil for none.
+func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Permission {
+	var out []influx.Permission
+	add := func(ps ...influx.Permission) {
+		for _, p := range ps {
+			if !containsPermission(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	for _, action := range q.actions() {
+		if !q.specific() {
+			// The whole type: any permission on it, or on instance.
+			for _, p := range a.Permissions {
+				if p.Action == action && (p.Resource.Type == q.Type || p.Resource.Type == instanceType) {
+					add(p)
+				}
+			}
+			continue
+		}
+		targets := q.Targets
+		if q.Name != "" {
+			// A permission whose id InfluxDB resolves to Name names such a
+			// resource too, even one the APIs did not show.
+			for _, p := range a.Permissions {
+				if p.Resource.Type == q.Type && p.Resource.ID != "" && p.Resource.Name == q.Name && !hasTarget(targets, p.Resource.ID) {
+					targets = append(targets, target{ID: p.Resource.ID})
+					q.noteUnseen(p.Resource.ID)
+				}
+			}
+		}
+		for _, t := range targets {
+			if ps := allowingAll(a.Permissions, t.probes(action, q.Type)); ps != nil {
+				add(ps...)
+			}
+		}
+	}
+	return out
+}
+
+// allowingAll returns, when every probe is allowed by some permission, the
+// permissions that allow them; nil otherwise.
+func allowingAll(perms []influx.Permission, probes []probe) []influx.Permission {
+	var out []influx.Permission
+	for _, pr := range probes {
+		found := false
+		for _, p := range perms {
+			if matches(p, pr) {
+				found = true
+				if !containsPermission(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		if !found {
+			return nil
+		}
+	}
+	return out
+}
+
+func containsPermission(ps []influx.Permission, p influx.Permission) bool {
+	for _, have := range ps {
+		if have == p {
 			return true
 		}
 	}
 	return false
 }
 
-func (q *accessQuery) grants(p influx.Permission) bool {
-	if q.Action != "" && p.Action != q.Action {
-		return false
-	}
-	if p.Resource.Type == instanceType {
-		return true
-	}
-	if p.Resource.Type != q.Type {
-		return false
-	}
-	if !q.specific() {
-		return true
-	}
-	r := p.Resource
-	if r.ID == "" && r.OrgID == "" {
-		return true // instance-wide
-	}
-	if r.ID != "" {
-		if r.ID == q.ID || (q.Name != "" && r.Name == q.Name) {
-			return true
-		}
-		for _, t := range q.Targets {
-			if r.ID == t.ID {
-				return true
-			}
-		}
-		return false
-	}
-	for _, t := range q.Targets { // type-wide in one org
-		if t.OrgID != "" && r.OrgID == t.OrgID {
+func hasTarget(ts []target, id string) bool {
+	for _, t := range ts {
+		if t.ID == id {
 			return true
 		}
 	}
 	return false
 }
 
-// learn records what a permission tells about the resource asked for: a
-// permission on that resource carries its org.
-func (q *accessQuery) learn(p influx.Permission) {
-	r := p.Resource
-	if r.Type != q.Type || r.ID == "" || r.OrgID == "" {
-		return
-	}
-	if r.ID == q.ID || (q.Name != "" && r.Name == q.Name) {
-		q.addTarget(resource{ID: r.ID, OrgID: r.OrgID})
-	}
-}
-
-func (q *accessQuery) addTarget(t resource) {
-	for i, have := range q.Targets {
-		if have.ID == t.ID {
-			if have.OrgID == "" {
-				q.Targets[i].OrgID = t.OrgID
-			}
+func (q *accessQuery) noteUnseen(id string) {
+	for _, have := range q.unseen {
+		if have == id {
 			return
 		}
 	}
-	q.Targets = append(q.Targets, t)
-}
-
-// resolved reports whether the org of the resource asked for is known, so
-// that type-wide permissions in that org could be counted.
-func (q *accessQuery) resolved() bool {
-	for _, t := range q.Targets {
-		if t.OrgID != "" {
-			return true
-		}
-	}
-	return false
+	q.unseen = append(q.unseen, id)
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -14,112 +15,226 @@ func perm(action, typ, id, name, orgID string) influx.Permission {
 	return influx.Permission{Action: action, Resource: influx.Resource{Type: typ, ID: id, Name: name, OrgID: orgID}}
 }
 
-func TestAccessQueryGrants(t *testing.T) {
-	telegrafByName := func(action string) *accessQuery {
-		return &accessQuery{Action: action, Type: "buckets", Name: "telegraf", Targets: []resource{{bucketTelegraf, orgAcme}}}
-	}
-	telegrafByID := func(action string) *accessQuery {
-		return &accessQuery{Action: action, Type: "buckets", ID: bucketTelegraf, Targets: []resource{{bucketTelegraf, orgAcme}}}
-	}
+// TestMatches holds matches to InfluxDB v2.8.0's Permission.Matches
+// (authz.go matchesV1), case by case as that code reads.
+func TestMatches(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		q    *accessQuery
 		p    influx.Permission
+		pr   probe
 		want bool
 	}{
-		{"the resource by ID", telegrafByName("write"), perm("write", "buckets", bucketTelegraf, "telegraf", orgAcme), true},
-		{"the resource by ID, query by ID", telegrafByID("write"), perm("write", "buckets", bucketTelegraf, "telegraf", orgAcme), true},
-		{"the resource by name only", &accessQuery{Action: "write", Type: "buckets", Name: "telegraf"}, perm("write", "buckets", "1b8b4c16137146aa", "telegraf", orgGlobex), true},
-		{"another bucket in the same org", telegrafByName("write"), perm("write", "buckets", bucketMetrics, "metrics", orgAcme), false},
-		{"type-wide in the resource's org", telegrafByName("write"), perm("write", "buckets", "", "", orgAcme), true},
-		{"type-wide in another org", telegrafByName("write"), perm("write", "buckets", "", "", orgInitech), false},
-		{"instance-wide", telegrafByName("write"), perm("write", "buckets", "", "", ""), true},
-		{"read does not grant write", telegrafByName("write"), perm("read", "buckets", bucketTelegraf, "telegraf", orgAcme), false},
-		{"write does not grant read", telegrafByName("read"), perm("write", "buckets", "", "", ""), false},
-		{"action omitted: read counts", telegrafByName(""), perm("read", "buckets", bucketTelegraf, "telegraf", orgAcme), true},
-		{"action omitted: write counts", telegrafByName(""), perm("write", "buckets", "", "", orgAcme), true},
-		{"another type in the org", telegrafByName(""), perm("write", "dashboards", "", "", orgAcme), false},
-		{"another type instance-wide", telegrafByName(""), perm("write", "orgs", "", "", ""), false},
-		{"deleted resource without name, query by name", telegrafByName("read"), perm("read", "buckets", bucketDeleted, "", orgAcme), false},
-		{"deleted resource without name, query by ID", &accessQuery{Type: "buckets", ID: bucketDeleted}, perm("read", "buckets", bucketDeleted, "", orgAcme), true},
-		{"deleted resource, its org learned", &accessQuery{Type: "buckets", ID: bucketDeleted, Targets: []resource{{bucketDeleted, orgAcme}}}, perm("read", "buckets", "", "", orgAcme), true},
-		{"unresolved org: type-wide is not counted", &accessQuery{Type: "buckets", Name: "ghost", Targets: []resource{{bucketTelegraf, ""}}}, perm("read", "buckets", "", "", orgAcme), false},
-		{"unresolved org: instance-wide still counts", &accessQuery{Type: "buckets", Name: "ghost"}, perm("read", "buckets", "", "", ""), true},
-		{"same name in two orgs: either org's type-wide", &accessQuery{Type: "buckets", Name: "telegraf", Targets: []resource{{bucketTelegraf, orgAcme}, {bucketGlobexTelegraf, orgGlobex}}}, perm("write", "buckets", "", "", orgGlobex), true},
-		{"type only: a specific grant counts", &accessQuery{Action: "write", Type: "buckets"}, perm("write", "buckets", bucketTelegraf, "telegraf", orgAcme), true},
-		{"type only: type-wide in any org counts", &accessQuery{Action: "write", Type: "buckets"}, perm("write", "buckets", "", "", orgInitech), true},
-		{"type only: other action", &accessQuery{Action: "write", Type: "buckets"}, perm("read", "buckets", "", "", ""), false},
-		{"type only: other type", &accessQuery{Type: "buckets"}, perm("read", "dbrp", "", "", ""), false},
+		{"other action", perm("read", "buckets", "", "", ""), probe{"write", "buckets", bucketTelegraf, orgAcme}, false},
+		{"instance matches any type", perm("write", "instance", "", "", ""), probe{"write", "users", userAlice, ""}, true},
+		{"other type", perm("write", "dashboards", "", "", ""), probe{"write", "buckets", bucketTelegraf, orgAcme}, false},
+		{"all orgs", perm("write", "buckets", "", "", ""), probe{"write", "buckets", bucketTelegraf, orgAcme}, true},
+		{"all orgs, probe without org", perm("read", "users", "", "", ""), probe{"read", "users", userAlice, ""}, true},
+		{"org-wide, same org", perm("write", "buckets", "", "", orgAcme), probe{"write", "buckets", bucketTelegraf, orgAcme}, true},
+		{"org-wide, other org", perm("write", "buckets", "", "", orgAcme), probe{"write", "buckets", bucketSales, orgGlobex}, false},
+		{"org-wide, probe without org", perm("read", "users", "", "", orgAcme), probe{"read", "users", userAlice, ""}, false},
+		{"id, same org", perm("write", "buckets", bucketTelegraf, "", orgAcme), probe{"write", "buckets", bucketTelegraf, orgAcme}, true},
+		{"id under another org: the id alone counts", perm("write", "buckets", bucketSales, "", orgAcme), probe{"write", "buckets", bucketSales, orgGlobex}, true},
+		{"id, probe without org", perm("write", "users", userAlice, "", orgAcme), probe{"write", "users", userAlice, ""}, true},
+		{"other id", perm("write", "buckets", bucketMetrics, "", orgAcme), probe{"write", "buckets", bucketTelegraf, orgAcme}, false},
+		{"id, probe without id", perm("write", "authorizations", tokMinter, "", orgAcme), probe{"write", "authorizations", "", orgAcme}, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.q.grants(tc.p); got != tc.want {
-				t.Errorf("grants(%+v) = %v, want %v", tc.p, got, tc.want)
-			}
-			a := &influx.Authorization{Permissions: []influx.Permission{perm("read", "variables", "", "", orgAcme), tc.p}}
-			if got := tc.q.grantedBy(a); got != tc.want {
-				t.Errorf("grantedBy = %v, want %v", got, tc.want)
-			}
-		})
+		if got := matches(tc.p, tc.pr); got != tc.want {
+			t.Errorf("%s: matches(%+v, %+v) = %v, want %v", tc.name, tc.p, tc.pr, got, tc.want)
+		}
+	}
+}
+
+const (
+	bucketGlobexSensors = "1b8b4c16137146a1"
+	bucketAcmeMonitor   = "1b8b4c16137146a2" // acme's _monitoring
+	tokBob              = "0a000000000000b0" // bob's token in acme
+)
+
+// TestAccessQueryTargets holds each rule of effective access to one
+// resource to what InfluxDB v2.8.0's authorizers check (authorizer/*.go).
+func TestAccessQueryTargets(t *testing.T) {
+	sensors := []target{{ID: bucketGlobexSensors, OrgID: orgGlobex}}
+	monitoring := []target{{ID: bucketAcmeMonitor, OrgID: orgAcme, System: true}}
+	alice := []target{{ID: userAlice}}
+	acme := []target{{ID: orgAcme}}
+	bobsToken := []target{{ID: tokBob, OrgID: orgAcme, UserID: userBob}}
+	for _, tc := range []struct {
+		name    string
+		action  string
+		typ     string
+		targets []target
+		perms   []influx.Permission
+		want    bool
+	}{
+		// A permission's orgID is the token's org; its id may name another
+		// org's bucket, and only the id is compared.
+		{"cross-org id grants", "write", "buckets", sensors, []influx.Permission{perm("write", "buckets", bucketGlobexSensors, "sensors", orgAcme)}, true},
+		{"org-wide in the token's org does not reach another org's bucket", "write", "buckets", sensors, []influx.Permission{perm("write", "buckets", "", "", orgAcme)}, false},
+		{"org-wide in the bucket's org grants", "write", "buckets", sensors, []influx.Permission{perm("write", "buckets", "", "", orgGlobex)}, true},
+		// Users: AuthorizeReadResource, the id and no org.
+		{"org-wide users grants no user", "read", "users", alice, []influx.Permission{perm("read", "users", "", "", orgAcme)}, false},
+		{"all users", "read", "users", alice, []influx.Permission{perm("read", "users", "", "", "")}, true},
+		{"the user's id, under an org", "read", "users", alice, []influx.Permission{perm("read", "users", userAlice, "alice", orgAcme)}, true},
+		// Orgs: AuthorizeReadOrg, the id and no org.
+		{"org-wide orgs does not grant the org", "read", "orgs", acme, []influx.Permission{perm("read", "orgs", "", "", orgAcme)}, false},
+		{"all orgs", "read", "orgs", acme, []influx.Permission{perm("read", "orgs", "", "", "")}, true},
+		{"the org's id", "write", "orgs", acme, []influx.Permission{perm("write", "orgs", orgAcme, "acme", orgGlobex)}, true},
+		{"instance", "write", "orgs", acme, []influx.Permission{perm("write", "instance", "", "", "")}, true},
+		// System buckets: reading is reading the org (AuthorizeReadBucket);
+		// writing is writing the bucket.
+		{"reading a system bucket: org-wide buckets do not count", "read", "buckets", monitoring, []influx.Permission{perm("read", "buckets", "", "", orgAcme)}, false},
+		{"reading a system bucket: its own id does not count", "read", "buckets", monitoring, []influx.Permission{perm("read", "buckets", bucketAcmeMonitor, "_monitoring", orgAcme)}, false},
+		{"reading a system bucket: read on the org", "read", "buckets", monitoring, []influx.Permission{perm("read", "orgs", orgAcme, "acme", orgAcme)}, true},
+		{"reading a system bucket: read on all orgs", "read", "buckets", monitoring, []influx.Permission{perm("read", "orgs", "", "", "")}, true},
+		{"writing a system bucket: org-wide buckets", "write", "buckets", monitoring, []influx.Permission{perm("write", "buckets", "", "", orgAcme)}, true},
+		{"writing a system bucket: write on the org does not count", "write", "buckets", monitoring, []influx.Permission{perm("write", "orgs", orgAcme, "acme", orgAcme)}, false},
+		// A token: its id and org, and its owner by id alone
+		// (FindAuthorizationByID, UpdateAuthorization).
+		{"a token without its owner", "read", "authorizations", bobsToken, []influx.Permission{perm("read", "authorizations", "", "", orgAcme)}, false},
+		{"a token with all users", "read", "authorizations", bobsToken, []influx.Permission{perm("read", "authorizations", "", "", orgAcme), perm("read", "users", "", "", "")}, true},
+		{"a token with its owner's id", "write", "authorizations", bobsToken, []influx.Permission{perm("write", "authorizations", "", "", orgAcme), perm("write", "users", userBob, "bob", orgAcme)}, true},
+		{"a token with org-wide users", "write", "authorizations", bobsToken, []influx.Permission{perm("write", "authorizations", "", "", orgAcme), perm("write", "users", "", "", orgAcme)}, false},
+	} {
+		q := &accessQuery{Action: tc.action, Type: tc.typ, ID: tc.targets[0].ID, Targets: tc.targets}
+		a := &influx.Authorization{Permissions: append([]influx.Permission{perm("read", "variables", "", "", orgAcme)}, tc.perms...)}
+		if got := q.grantedBy(a); got != tc.want {
+			t.Errorf("%s: grantedBy = %v, want %v", tc.name, got, tc.want)
+		}
+		if got := q.grantingPermissions(a); tc.want && len(got) != len(tc.perms) {
+			t.Errorf("%s: granting permissions %v, want %v", tc.name, got, tc.perms)
+		}
+	}
+}
+
+// TestAccessQueryByName: a permission whose id InfluxDB resolves to the
+// name asked for stands for a resource of that name, and is noted when the
+// APIs did not show it.
+func TestAccessQueryByName(t *testing.T) {
+	q := &accessQuery{Action: "write", Type: "buckets", Name: "telegraf", Targets: []target{{ID: bucketTelegraf, OrgID: orgAcme}}}
+	a := &influx.Authorization{Permissions: []influx.Permission{perm("write", "buckets", bucketGlobexTelegraf, "telegraf", orgGlobex)}}
+	if !q.grantedBy(a) || !slices.Equal(q.unseen, []string{bucketGlobexTelegraf}) {
+		t.Errorf("granted %v, unseen %v", q.grantedBy(a), q.unseen)
+	}
+	if q.grantedBy(&influx.Authorization{Permissions: []influx.Permission{perm("write", "buckets", "", "", orgGlobex)}}) {
+		t.Error("org-wide grant counted for a bucket whose org is unknown")
 	}
 	if (&accessQuery{Type: "buckets"}).grantedBy(&influx.Authorization{}) {
 		t.Error("a token without permissions grants something")
 	}
 }
 
-func TestAccessQueryLearn(t *testing.T) {
-	q := &accessQuery{Type: "buckets", Name: "telegraf"}
-	if q.resolved() {
-		t.Fatal("resolved before learning anything")
+// stubClient answers the directory's questions from maps.
+type stubClient struct {
+	Client
+	exists  map[string]bool // kind/id → exists
+	denied  map[string]bool // kinds the configured token may not read
+	listed  []influx.Bucket // what the buckets list shows
+	lookups map[string]int  // kind → Exists calls
+}
+
+func (c *stubClient) FindBuckets(context.Context, string, string) ([]influx.Bucket, error) {
+	return c.listed, nil
+}
+func (c *stubClient) FindOrgs(context.Context, string) ([]influx.Organization, error) {
+	return nil, &influx.APIError{StatusCode: http.StatusUnauthorized}
+}
+func (c *stubClient) FindUsers(context.Context, string) ([]influx.User, error) {
+	return nil, &influx.APIError{StatusCode: http.StatusUnauthorized}
+}
+func (c *stubClient) Exists(_ context.Context, kind, id string) (bool, error) {
+	if c.lookups == nil {
+		c.lookups = map[string]int{}
 	}
-	q.learn(perm("write", "dashboards", bucketTelegraf, "telegraf", orgAcme)) // another type
-	q.learn(perm("write", "buckets", bucketMetrics, "metrics", orgAcme))      // another bucket
-	q.learn(perm("write", "buckets", "", "", orgAcme))                        // type-wide: says nothing about telegraf
-	if len(q.Targets) != 0 {
-		t.Fatalf("learned %+v from unrelated permissions", q.Targets)
+	c.lookups[kind]++
+	if c.denied[kind] {
+		return false, &influx.APIError{StatusCode: http.StatusUnauthorized}
 	}
-	q.addTarget(resource{ID: bucketTelegraf}) // e.g. found without org
-	if q.resolved() {
-		t.Error("resolved without an org")
-	}
-	q.learn(perm("read", "buckets", bucketTelegraf, "telegraf", orgAcme))
-	q.learn(perm("write", "buckets", bucketTelegraf, "telegraf", orgAcme))
-	if len(q.Targets) != 1 || q.Targets[0] != (resource{bucketTelegraf, orgAcme}) || !q.resolved() {
-		t.Errorf("targets %+v", q.Targets)
-	}
-	q.learn(perm("read", "buckets", bucketGlobexTelegraf, "telegraf", orgGlobex))
-	if len(q.Targets) != 2 {
-		t.Errorf("the second telegraf was not learned: %+v", q.Targets)
-	}
+	return c.exists[kind+"/"+id], nil
 }
 
 func TestRisksOf(t *testing.T) {
+	ps := func(p ...influx.Permission) []influx.Permission { return p }
 	for _, tc := range []struct {
-		name string
-		a    influx.Authorization
-		want []string
+		name    string
+		a       influx.Authorization
+		want    []string
+		reasons [][]string // permissions raising each flag, in order
 	}{
-		{"narrow", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("write", "buckets", bucketTelegraf, "", orgAcme)}}, []string{}},
-		{"no permissions", influx.Authorization{Status: "active", Description: "d"}, []string{}},
-		{"type-wide in an org is not instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("read", "buckets", "", "", orgAcme)}}, []string{}},
-		{"a resource outside any org is not instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("read", "users", userAlice, "", "")}}, []string{}},
-		{"instance-wide read", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("read", "buckets", "", "", "")}}, []string{riskInstanceWide}},
-		{"write authorizations in an org", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("write", "authorizations", "", "", orgAcme)}}, []string{riskCanCreateTokens}},
-		{"read authorizations only", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("read", "authorizations", "", "", orgAcme)}}, []string{}},
-		{"write one authorization", influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{perm("write", "authorizations", tokMinter, "", orgAcme)}}, []string{}},
-		{"operator", influx.Authorization{Status: "active", Description: "admin's Token", Permissions: []influx.Permission{perm("read", "authorizations", "", "", ""), perm("write", "authorizations", "", "", "")}}, []string{riskInstanceWide, riskCanCreateTokens}},
-		{"inactive", influx.Authorization{Status: "inactive", Description: "d"}, []string{riskInactive}},
-		{"blank description", influx.Authorization{Status: "active", Description: " \t\n"}, []string{riskNoDescription}},
-		{"all four, in fixed order", influx.Authorization{Status: "inactive", Permissions: []influx.Permission{perm("write", "authorizations", "", "", "")}}, []string{riskInstanceWide, riskCanCreateTokens, riskInactive, riskNoDescription}},
+		{"narrow", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "buckets", bucketTelegraf, "", orgAcme))}, []string{}, nil},
+		{"no permissions", influx.Authorization{Status: "active", Description: "d"}, []string{}, nil},
+		{"type-wide in an org is not instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "buckets", "", "", orgAcme))}, []string{}, nil},
+		{"a resource outside any org is not instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "users", userAlice, "", ""))}, []string{}, nil},
+		{"instance-wide read", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "buckets", "", "", ""))}, []string{riskInstanceWide}, [][]string{{"read:/buckets"}}},
+		{"the least-privilege auditor is not instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "authorizations", "", "", orgAcme), perm("read", "users", "", "", ""), perm("read", "orgs", "", "", ""))}, []string{}, nil},
+		{"write on every user is instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "users", "", "", ""), perm("write", "users", "", "", ""))}, []string{riskInstanceWide}, [][]string{{"write:/users"}}},
+		{"write on every org is instance-wide", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "orgs", "", "", ""))}, []string{riskInstanceWide}, [][]string{{"write:/orgs"}}},
+		{"type instance", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "instance", "", "", ""))}, []string{riskInstanceWide}, [][]string{{"read:/instance"}}},
+		{"write authorizations alone cannot create tokens", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "authorizations", "", "", orgAcme))}, []string{}, nil},
+		{"write authorizations and org-wide users (bob's all-access) cannot", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "authorizations", "", "", orgAcme), perm("write", "users", "", "", orgAcme))}, []string{}, nil},
+		{"write authorizations and one user can", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "authorizations", "", "", orgAcme), perm("write", "users", userBob, "bob", orgAcme))}, []string{riskCanCreateTokens}, [][]string{{"write:orgs/" + orgAcme + "/authorizations", "write:orgs/" + orgAcme + "/users/bob"}}},
+		{"write one authorization and a user cannot", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "authorizations", tokMinter, "", orgAcme), perm("write", "users", userBob, "bob", orgAcme))}, []string{}, nil},
+		{"read authorizations only", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("read", "authorizations", "", "", orgAcme), perm("read", "users", "", "", ""))}, []string{}, nil},
+		{"operator", influx.Authorization{Status: "active", Description: "admin's Token", Permissions: ps(perm("write", "authorizations", "", "", ""), perm("write", "users", "", "", ""))},
+			[]string{riskInstanceWide, riskCanCreateTokens}, [][]string{{"write:/authorizations", "write:/users"}, {"write:/authorizations", "write:/users"}}},
+		{"write instance", influx.Authorization{Status: "active", Description: "d", Permissions: ps(perm("write", "instance", "", "", ""))}, []string{riskInstanceWide, riskCanCreateTokens}, [][]string{{"write:/instance"}, {"write:/instance"}}},
+		{"inactive", influx.Authorization{Status: "inactive", Description: "d"}, []string{riskInactive}, [][]string{{}}},
+		{"blank description", influx.Authorization{Status: "active", Description: " \t\n"}, []string{riskNoDescription}, [][]string{{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := risksOf(&tc.a)
+			got, reasons := risksOf(context.Background(), &tc.a, nil)
 			if got == nil || !slices.Equal(got, tc.want) {
 				t.Errorf("risks %#v, want %#v", got, tc.want)
 			}
-			if b, _ := json.Marshal(newToken(&tc.a)); !strings.Contains(string(b), `"risks":[`) {
+			if len(reasons) != len(got) {
+				t.Fatalf("reasons %+v for risks %v", reasons, got)
+			}
+			for i, r := range reasons {
+				if r.Risk != got[i] || !slices.Equal(r.Permissions, tc.reasons[i]) {
+					t.Errorf("reason %d: %+v, want %s raised by %v", i, r, got[i], tc.reasons[i])
+				}
+			}
+			if b, _ := json.Marshal(newToken(&tc.a, got, reasons)); !strings.Contains(string(b), `"risks":[`) || !strings.Contains(string(b), `"riskReasons":[`) {
 				t.Errorf("risks marshal as %s", b)
 			}
 		})
+	}
+}
+
+// TestDangling: a permission whose id names a resource that no longer
+// exists is flagged, decided from InfluxDB's APIs with one list per kind
+// and one lookup per id the list did not show; where the configured token
+// may not read them, no flag and a note.
+func TestDangling(t *testing.T) {
+	c := &stubClient{
+		listed: []influx.Bucket{{ID: bucketTelegraf, OrgID: orgAcme}},
+		exists: map[string]bool{"buckets/" + bucketMetrics: true, "authorizations/" + tokMinter: true},
+		denied: map[string]bool{"users": true},
+	}
+	dir := newDirectory(c)
+	a := influx.Authorization{Status: "active", Description: "d", Permissions: []influx.Permission{
+		perm("read", "buckets", bucketTelegraf, "telegraf", orgAcme), // listed
+		perm("read", "buckets", bucketMetrics, "metrics", orgAcme),   // looked up: exists
+		perm("read", "buckets", bucketDeleted, "", orgAcme),          // looked up: gone
+		perm("write", "authorizations", tokOperator, "", orgAcme),    // looked up: gone
+		perm("read", "authorizations", tokMinter, "", orgAcme),       // looked up: exists
+		perm("read", "users", userAlice, "", orgAcme),                // may not be read
+		perm("read", "users", userBob, "", orgAcme),                  // may not be read: not asked again
+		perm("read", "dashboards", bucketDeleted, "", orgAcme),       // not a kind InfluxDB can tell
+	}}
+	risks, reasons := risksOf(context.Background(), &a, dir)
+	if !slices.Equal(risks, []string{riskDangling}) || !slices.Equal(reasons[0].Permissions, []string{"read:orgs/" + orgAcme + "/buckets/" + bucketDeleted, "write:orgs/" + orgAcme + "/authorizations/" + tokOperator}) {
+		t.Errorf("risks %v, reasons %+v", risks, reasons)
+	}
+	if c.lookups["buckets"] != 2 || c.lookups["authorizations"] != 2 || c.lookups["users"] != 1 {
+		t.Errorf("lookups %v", c.lookups)
+	}
+	risksOf(context.Background(), &a, dir) // a second token: nothing asked again
+	if c.lookups["buckets"] != 2 || c.lookups["users"] != 1 {
+		t.Errorf("lookups repeated: %v", c.lookups)
+	}
+	notes := dir.notes(Settings{})
+	if len(notes) != 1 || !strings.Contains(notes[0], "2 users") || !strings.Contains(notes[0], "401") || !strings.Contains(notes[0], "read:/users") {
+		t.Errorf("notes %q", notes)
 	}
 }
 
@@ -127,7 +242,7 @@ func TestRisksOf(t *testing.T) {
 // and a token that writes every bucket in globex.
 func twoTelegrafs() *fakeInflux {
 	f := baseWorld()
-	f.buckets = append(f.buckets, fakeBucket{bucketGlobexTelegraf, "telegraf", orgGlobex})
+	f.buckets = append(f.buckets, fakeBucket{bucketGlobexTelegraf, "telegraf", orgGlobex, false})
 	f.auths = append(f.auths, fakeAuth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
 		Perms: []fakePerm{{"write", "buckets", "", orgGlobex}}, Created: f.auths[len(f.auths)-1].Created.AddDate(0, 1, 0)})
 	return f

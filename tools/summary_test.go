@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,7 +18,8 @@ func matchOf(org, user, status, description string, perms ...influx.Permission) 
 		ID: "0a00000000000001", Status: status, Description: description,
 		Org: org, OrgID: "id-" + org, User: user, UserID: "id-" + user, Permissions: perms,
 	}
-	return match{auth: a, risks: risksOf(a)}
+	risks, reasons := risksOf(context.Background(), a, nil)
+	return match{auth: a, risks: risks, reasons: reasons}
 }
 
 func TestSummarizeCounts(t *testing.T) {

@@ -362,7 +362,7 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		// still count.
 		q.Targets = []target{{}}
 		if lookupErr == nil {
-			return nil
+			return []string{fmt.Sprintf("InfluxDB's %s API does not show %s to the configured token (it does not exist, or the token may not read it); grants naming it and all-org grants are counted.", q.Type, what)}
 		}
 		return []string{fmt.Sprintf("%s could not be looked up (%s); grants naming it and all-org grants are counted.", what, lookupFailure(lookupErr, s, q.Type, what))}
 	case "authorizations":
@@ -386,9 +386,14 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 	}
 	q.Targets = []target{{ID: q.ID}}
 	note := fmt.Sprintf("The org of %s could not be determined", what)
-	if lookupErr != nil {
+	switch {
+	case lookupErr != nil:
 		note += " (" + lookupFailure(lookupErr, s, q.Type, what) + ")"
-	} else {
+	case q.ID != "":
+		// InfluxDB finds a bucket before it checks the caller's rights.
+		note = fmt.Sprintf("%s does not exist (InfluxDB's buckets API answered 404), so InfluxDB would refuse every request on it; tokens with grants naming it and all-org grants are listed", what)
+		return []string{note + "."}
+	default:
 		note += " (InfluxDB's " + q.Type + " API does not show it to the configured token, or it does not exist)"
 	}
 	return []string{note + ", so org-wide grants on " + q.Type + " are not counted; all-org grants and grants naming it are."}

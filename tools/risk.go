@@ -97,15 +97,16 @@ const maxExistenceLookups = 100
 // one at a time (GET /api/v2/{kind}/{id}).
 type directory struct {
 	c       Client
-	known   map[string]bool // kind/id → exists
-	listed  map[string]bool // kind → listed
-	blocked map[string]error
+	known   map[string]bool  // kind/id → exists
+	listed  map[string]bool  // kind → listed
+	blocked map[string]error // kind → the failure that stopped lookups
+	refused map[string]error // kind → the last failed lookup
 	lookups int
 	skipped map[string]int // kind → ids left unchecked
 }
 
 func newDirectory(c Client) *directory {
-	return &directory{c: c, known: map[string]bool{}, listed: map[string]bool{}, blocked: map[string]error{}, skipped: map[string]int{}}
+	return &directory{c: c, known: map[string]bool{}, listed: map[string]bool{}, blocked: map[string]error{}, refused: map[string]error{}, skipped: map[string]int{}}
 }
 
 // dangling reports whether id of kind is known not to exist. A nil
@@ -133,7 +134,12 @@ func (d *directory) dangling(ctx context.Context, kind, id string) bool {
 	d.lookups++
 	exists, err := d.c.Exists(ctx, kind, id)
 	if err != nil {
-		d.blocked[kind] = err
+		// InfluxDB checks rights on orgs and users per id, so a refusal
+		// says nothing of the next id; any other failure stops asking.
+		d.refused[kind] = err
+		if !isRefusal(err) {
+			d.blocked[kind] = err
+		}
 		d.skipped[kind]++
 		d.known[key] = true
 		return false
@@ -168,6 +174,13 @@ func (d *directory) list(ctx context.Context, kind string) {
 	}
 }
 
+// isRefusal reports whether InfluxDB refused the configured token (401 or
+// 403).
+func isRefusal(err error) bool {
+	var apiErr *influx.APIError
+	return errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden)
+}
+
 // notes say which ids could not be checked, and why.
 func (d *directory) notes(s Settings) []string {
 	var out []string
@@ -178,9 +191,10 @@ func (d *directory) notes(s Settings) []string {
 		}
 		why := fmt.Sprintf("more than %d lookups would be needed", maxExistenceLookups)
 		var apiErr *influx.APIError
-		if err := d.blocked[kind]; errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+		switch err := d.refused[kind]; {
+		case isRefusal(err) && errors.As(err, &apiErr):
 			why = fmt.Sprintf("the configured token may not read them (InfluxDB answered %d); grant it read:/%s to have this checked", apiErr.StatusCode, kind)
-		} else if err != nil {
+		case err != nil:
 			why = "looking them up failed: " + describe(err, s, kind, "")
 		}
 		out = append(out, fmt.Sprintf("Whether %d %s named by permissions still exist could not be checked, so the dangling flag is not set for them: %s.", n, kind, why))

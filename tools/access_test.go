@@ -232,6 +232,11 @@ func TestDangling(t *testing.T) {
 	if c.lookups["buckets"] != 2 || c.lookups["users"] != 2 {
 		t.Errorf("lookups repeated: %v", c.lookups)
 	}
+	// A bucket InfluxDB refuses to show exists: it finds buckets first.
+	refused := newDirectory(&stubClient{denied: map[string]bool{"buckets": true}})
+	if refused.dangling(context.Background(), "buckets", bucketDeleted) || len(refused.notes(Settings{})) != 0 {
+		t.Errorf("a refused bucket lookup: dangling or noted %q", refused.notes(Settings{}))
+	}
 	notes := dir.notes(Settings{})
 	if len(notes) != 1 || !strings.Contains(notes[0], "2 users") || !strings.Contains(notes[0], "401") || !strings.Contains(notes[0], "read:/users") {
 		t.Errorf("notes %q", notes)

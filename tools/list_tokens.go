@@ -394,7 +394,7 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		note = fmt.Sprintf("%s does not exist (InfluxDB's buckets API answered 404), so InfluxDB would refuse every request on it; tokens with grants naming it and all-org grants are listed", what)
 		return []string{note + "."}
 	default:
-		note += " (InfluxDB's " + q.Type + " API does not show it to the configured token, or it does not exist)"
+		note += " (InfluxDB's " + q.Type + " API does not show it to the configured token: it does not exist, or the token lacks read:" + q.Type + " on it)"
 	}
 	return []string{note + ", so org-wide grants on " + q.Type + " are not counted; all-org grants and grants naming it are."}
 }

@@ -76,7 +76,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //     write:orgs/acme/buckets/telegraf, read+write:orgs/acme/dashboards
 //
 // or, for a call that asked about access, the permissions that grant it
-// (for an inactive token: once reactivated), and for a call that asked about
+// (for an inactive token: once it is reactivated), and for a call that asked about
 // a risk flag, the permissions that raise it:
 //
 //   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
@@ -93,12 +93,11 @@ func writeToken(b *strings.Builder, t *Token) {
 	b.WriteString("\n  ")
 	switch {
 	case t.grants != nil:
-		if t.Status == "inactive" {
-			b.WriteString("inactive: InfluxDB refuses it until it is reactivated, then it grants it: ")
-		} else {
-			b.WriteString("grants it: ")
-		}
+		b.WriteString("grants it: ")
 		writeSome(b, t.grants, len(t.Permissions))
+		if t.Status == "inactive" {
+			b.WriteString("; once reactivated: InfluxDB refuses an inactive token until then")
+		}
 	case t.raises != "" && len(t.reasonFor(t.raises)) > 0:
 		b.WriteString("raises " + t.raises + ": ")
 		writeSome(b, t.reasonFor(t.raises), len(t.Permissions))

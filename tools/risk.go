@@ -133,6 +133,13 @@ func (d *directory) dangling(ctx context.Context, kind, id string) bool {
 	}
 	d.lookups++
 	exists, err := d.c.Exists(ctx, kind, id)
+	if isRefusal(err) && (kind == "buckets" || kind == "authorizations") {
+		// InfluxDB finds a bucket or a token before it checks the caller's
+		// rights (tenant.AuthedBucketService.FindBucketByID,
+		// authorizer.AuthorizationService.FindAuthorizationByID): refused
+		// means it exists.
+		exists, err = true, nil
+	}
 	if err != nil {
 		// InfluxDB checks rights on orgs and users per id, so a refusal
 		// says nothing of the next id; any other failure stops asking.

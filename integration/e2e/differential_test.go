@@ -62,12 +62,13 @@ func diffSeed(t *testing.T) uint64 {
 	}
 }
 
-// TestDifferential is not parallel: see quietly.
+// TestDifferential is not parallel: see discardStdout.
 func TestDifferential(t *testing.T) {
 	seed := diffSeed(t)
 	t.Logf("seed %d (rerun: %s=%d go test ./e2e -run TestDifferential -count=1 -v)", seed, diffSeedEnv, seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	defer discardStdout(t)()
 	r := rand.New(rand.NewPCG(seed, seed))
 	w := buildWorld(ctx, t, r)
 	t.Logf("world: %d orgs, %d users, %d buckets (%d deleted), %d tokens", len(w.orgs), len(w.users), len(w.buckets), countDeleted(w.buckets), len(w.tokens))
@@ -82,6 +83,7 @@ func TestDifferential(t *testing.T) {
 		t.Logf("buckets and tokens:\n%s", b.String())
 	}
 
+	t.Run("OracleMatchesServer", func(t *testing.T) { w.oracleMatchesServer(ctx, t) })
 	t.Run("EffectiveAccess", func(t *testing.T) { w.effectiveAccess(ctx, t, r) })
 	// Last: it activates the inactive tokens to ask the server.
 	t.Run("CanCreateTokens", func(t *testing.T) { w.canCreateTokens(ctx, t) })
@@ -129,7 +131,9 @@ type resourceTarget struct {
 // A resource that does not exist (deleted, or an id that never named
 // anything) has no org InfluxDB could tell, so its probe carries the id
 // alone, as AuthorizeReadResource builds it: only a permission naming that
-// id, a type-wide grant in every org, or instance allows it.
+// id, a type-wide grant in every org, or instance allows it. A name that
+// no resource has is probed without id and org: only grants in every org
+// or on instance reach it.
 func allowedOn(ps influxdb.PermissionSet, a influxdb.Action, t resourceTarget) bool {
 	switch {
 	case !t.Exists:
@@ -145,76 +149,172 @@ func allowedOn(ps influxdb.PermissionSet, a influxdb.Action, t resourceTarget) b
 	}
 }
 
-// typeProbes are the probes for a question about a whole type, without id
-// or name. list_tokens documents it as "tokens granting access to this
-// resource type", which we take as: InfluxDB would allow at least one probe
-// of that type, in the shapes its authorizers build for the type,
-// instantiated over every org of the instance and every id of that type
-// the instance knows (its resources, and ids that permissions name, live or
-// not). Users and orgs are authorized by id alone (and listed or created
-// with a probe without org or id), so an org-wide users or orgs permission
-// grants nothing; every other type is probed in an org, with or without an
-// id. A type question is about grants on the type: reading a system bucket
-// through a grant on its org is found by asking about that bucket.
-func (w *world) typeProbes(a influxdb.Action, rt influxdb.ResourceType) []influxdb.Permission {
-	ids := map[string]bool{}
-	for _, tok := range w.tokens {
-		for _, p := range tok.Permissions {
-			if p.Resource.Type == rt && p.Resource.ID != nil {
-				ids[p.Resource.ID.String()] = true
+// grantsType answers a question about a whole type, without id or name.
+// list_tokens documents it as "tokens granting access to this resource
+// type"; we take that as: InfluxDB would allow at least one request its
+// authorizers check for that type, in any org of the instance, on any id
+// of that type the instance knows (its resources, and ids that
+// permissions name, existing or not). So:
+//
+//   - users and orgs are probed by id alone, or without org and id (list
+//     and create), so an org-wide users or orgs permission grants nothing;
+//   - every other type is probed in an org, with or without an id;
+//   - reading buckets includes reading a system bucket, which InfluxDB
+//     authorizes as reading its org (every org has system buckets);
+//   - authorizations need the same action on a user as well, as every
+//     request on tokens does (read, update, delete: the owner; create: the
+//     new token's user).
+func (w *world) grantsType(ps influxdb.PermissionSet, a influxdb.Action, rt influxdb.ResourceType) bool {
+	ids := w.knownIDs(rt)
+	anyAllowed := func(probes []influxdb.Permission) bool {
+		for _, p := range probes {
+			if ps.Allowed(p) {
+				return true
 			}
+		}
+		return false
+	}
+	var probes []influxdb.Permission
+	if rt == influxdb.OrgsResourceType || rt == influxdb.UsersResourceType {
+		probes = append(probes, perm(a, rt, "", ""))
+		for _, id := range ids {
+			probes = append(probes, perm(a, rt, id, ""))
+		}
+		return anyAllowed(probes)
+	}
+	for _, o := range w.orgs {
+		probes = append(probes, perm(a, rt, "", o.ID))
+		for _, id := range ids {
+			probes = append(probes, perm(a, rt, id, o.ID))
+		}
+		if rt == influxdb.BucketsResourceType && a == influxdb.ReadAction {
+			probes = append(probes, perm(a, influxdb.OrgsResourceType, o.ID, ""))
+		}
+	}
+	if rt != influxdb.AuthorizationsResourceType {
+		return anyAllowed(probes)
+	}
+	var users []influxdb.Permission
+	for _, id := range w.knownIDs(influxdb.UsersResourceType) {
+		users = append(users, perm(a, influxdb.UsersResourceType, id, ""))
+	}
+	return anyAllowed(probes) && anyAllowed(users)
+}
+
+// knownIDs are the ids of type rt the instance knows: its resources and the
+// ids permissions name.
+func (w *world) knownIDs(rt influxdb.ResourceType) []string {
+	var ids []string
+	add := func(id string) {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
 	}
 	switch rt {
 	case influxdb.BucketsResourceType:
 		for _, b := range w.buckets {
-			ids[b.ID] = true
+			add(b.ID)
 		}
 	case influxdb.OrgsResourceType:
 		for _, o := range w.orgs {
-			ids[o.ID] = true
+			add(o.ID)
 		}
 	case influxdb.UsersResourceType:
 		for _, u := range w.users {
-			ids[u.ID] = true
+			add(u.ID)
 		}
 	case influxdb.AuthorizationsResourceType:
 		for _, tok := range w.tokens {
-			ids[tok.ID] = true
+			add(tok.ID)
 		}
 	}
-	var probes []influxdb.Permission
-	if rt == influxdb.OrgsResourceType || rt == influxdb.UsersResourceType {
-		probes = append(probes, perm(a, rt, "", ""))
-		for id := range ids {
-			probes = append(probes, perm(a, rt, id, ""))
-		}
-		return probes
-	}
-	for _, o := range w.orgs {
-		probes = append(probes, perm(a, rt, "", o.ID))
-		for id := range ids {
-			probes = append(probes, perm(a, rt, id, o.ID))
+	for _, tok := range w.tokens {
+		for _, p := range tok.Permissions {
+			if p.Resource.Type == rt && p.Resource.ID != nil {
+				add(p.Resource.ID.String())
+			}
 		}
 	}
-	return probes
+	return ids
 }
 
-// quietly runs f with os.Stdout discarded: Permission.Matches in v2.8.0
-// prints a debugging line to stdout ("v1: old match used") whenever a
-// permission's id matches a probe of another org, which would bury the
-// test's output. The test is not parallel, so nothing else writes then.
-func quietly(f func()) {
+// discardStdout points os.Stdout at /dev/null until the returned function
+// runs. Permission.Matches in v2.8.0 prints a debugging line to stdout ("v1:
+// old match used") whenever a permission's id matches a probe of another
+// org, in the oracle and in the in-process server alike; it would bury the
+// test's output. The testing package keeps its own copy of os.Stdout, so
+// t.Log still reaches it; the test is not parallel, so no other test runs
+// meanwhile.
+func discardStdout(t *testing.T) (restore func()) {
+	t.Helper()
 	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		f()
-		return
+		t.Fatal(err)
 	}
-	defer devNull.Close()
 	saved := os.Stdout
 	os.Stdout = devNull
-	defer func() { os.Stdout = saved }()
-	f()
+	return func() {
+		os.Stdout = saved
+		devNull.Close()
+	}
+}
+
+// oracleMatchesServer checks allowedOn against the real server where the
+// server can be asked without changing anything: every active token reads
+// every existing bucket, org, user and token (GET by id), and InfluxDB's
+// answer (200, or 401/403/404) must be what allowedOn predicts.
+func (w *world) oracleMatchesServer(ctx context.Context, t *testing.T) {
+	type probe struct {
+		path string
+		t    resourceTarget
+	}
+	var probes []probe
+	for _, b := range w.buckets {
+		if !b.Deleted {
+			probes = append(probes, probe{"/api/v2/buckets/" + b.ID, w.bucketTarget(b)})
+		}
+	}
+	for _, o := range w.orgs {
+		probes = append(probes, probe{"/api/v2/orgs/" + o.ID, resourceTarget{Type: influxdb.OrgsResourceType, ID: o.ID, Exists: true}})
+	}
+	for _, u := range w.users {
+		probes = append(probes, probe{"/api/v2/users/" + u.ID, resourceTarget{Type: influxdb.UsersResourceType, ID: u.ID, Exists: true}})
+	}
+	for _, tok := range w.tokens {
+		probes = append(probes, probe{"/api/v2/authorizations/" + tok.ID,
+			resourceTarget{Type: influxdb.AuthorizationsResourceType, ID: tok.ID, OrgID: tok.OrgID, OwnerID: tok.UserID, Exists: true}})
+	}
+	var checked, allowedN, differ int
+	for _, tok := range w.tokens {
+		if tok.Status != "active" {
+			continue
+		}
+		c := w.srv.Client(tok.Value)
+		for _, p := range probes {
+			code, _, err := c.Raw(ctx, http.MethodGet, p.path)
+			if err != nil {
+				t.Fatalf("GET %s: %v", p.path, err)
+			}
+			var server bool
+			switch code {
+			case http.StatusOK:
+				server = true
+			case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			default:
+				t.Fatalf("GET %s as %s: status %d", p.path, w.describeToken(tok), code)
+			}
+			oracle := allowedOn(influxdb.PermissionSet(tok.Permissions), influxdb.ReadAction, p.t)
+			checked++
+			if server {
+				allowedN++
+			}
+			if oracle != server {
+				differ++
+				t.Errorf("reading %s: the oracle says %v, the server %v (status %d), for %s", w.label(p.t.ID), oracle, server, code, w.describeToken(tok))
+			}
+		}
+	}
+	t.Logf("oracle vs server: %d reads checked (%d allowed), %d differ", checked, allowedN, differ)
 }
 
 // --- questions ---
@@ -242,10 +342,8 @@ func (w *world) grants(q question, tok *worldToken) bool {
 	ps := influxdb.PermissionSet(tok.Permissions)
 	for _, a := range q.actions() {
 		if q.byType {
-			for _, p := range w.typeProbes(a, q.rt) {
-				if ps.Allowed(p) {
-					return true
-				}
+			if w.grantsType(ps, a, q.rt) {
+				return true
 			}
 			continue
 		}
@@ -308,7 +406,11 @@ func (w *world) randomQuestion(r *rand.Rand) question {
 			}
 		}
 		if live == 0 {
+			// No bucket has the name (any more): its org and id cannot be
+			// known, so only a grant that reaches it wherever it is counts,
+			// the probe without org or id.
 			q.shape += " (none live)"
+			q.targets = []resourceTarget{{Type: influxdb.BucketsResourceType}}
 		}
 	case k < 13:
 		if r.IntN(4) == 0 {
@@ -475,13 +577,11 @@ func (w *world) effectiveAccess(ctx context.Context, t *testing.T, r *rand.Rand)
 				shape += " [a listed permission names it under another org]"
 			}
 			var want []string
-			quietly(func() {
-				for _, tok := range w.tokens {
-					if vis[tok.ID] && keeps(q.args, tok) && w.grants(q, tok) {
-						want = append(want, tok.ID)
-					}
+			for _, tok := range w.tokens {
+				if vis[tok.ID] && keeps(q.args, tok) && w.grants(q, tok) {
+					want = append(want, tok.ID)
 				}
-			})
+			}
 			asked++
 			got := askAll(ctx, t, s, q.args)
 			if got.err != "" {

@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"strings"
+
 	"github.com/tokenaudit/influx-token-mcp/influx"
 )
 
@@ -39,14 +41,22 @@ func matches(p influx.Permission, pr probe) bool {
 	}
 }
 
+// unknown stands for an id or org this server could not learn: no
+// permission names it, so only permissions on every org (or on instance)
+// match a probe that carries it.
+const unknown = "?"
+
 // target is one concrete resource an access query is about, with the
 // probes InfluxDB checks before it allows an action on it: every probe
 // must be allowed by some permission.
 type target struct {
 	ID     string
-	OrgID  string // "" when unknown, or for users and orgs, which have none
+	OrgID  string // "" or unknown when not known, "" for users and orgs, which have none
 	System bool   // a system bucket (_monitoring, _tasks)
-	UserID string // for a token: its owner
+	// MaybeSystem: a bucket whose type could not be read; reading it is
+	// counted only where it would be allowed either way.
+	MaybeSystem bool
+	UserID      string // for a token: its owner, or unknown
 }
 
 // probes are the checks InfluxDB v2.8.0's authorizers make for action on t:
@@ -62,7 +72,9 @@ type target struct {
 func (t target) probes(action, typ string) []probe {
 	switch {
 	case typ == "buckets" && t.System && action == "read":
-		return []probe{{action, "orgs", t.OrgID, ""}}
+		return []probe{{action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
+	case typ == "buckets" && t.MaybeSystem && action == "read":
+		return []probe{{action, typ, t.ID, t.OrgID}, {action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
 	case typ == "orgs" || typ == "users":
 		return []probe{{action, typ, t.ID, ""}}
 	case typ == "authorizations" && t.UserID != "":
@@ -117,12 +129,7 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 	}
 	for _, action := range q.actions() {
 		if !q.specific() {
-			// The whole type: any permission on it, or on instance.
-			for _, p := range a.Permissions {
-				if p.Action == action && (p.Resource.Type == q.Type || p.Resource.Type == instanceType) {
-					add(p)
-				}
-			}
+			add(typeGrants(a.Permissions, action, q.Type)...)
 			continue
 		}
 		targets := q.Targets
@@ -131,7 +138,9 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 			// resource too, even one the APIs did not show.
 			for _, p := range a.Permissions {
 				if p.Resource.Type == q.Type && p.Resource.ID != "" && p.Resource.Name == q.Name && !hasTarget(targets, p.Resource.ID) {
-					targets = append(targets, target{ID: p.Resource.ID})
+					// InfluxDB allows "_" to start only a system bucket's name.
+					system := q.Type == "buckets" && strings.HasPrefix(q.Name, "_")
+					targets = append(targets, target{ID: p.Resource.ID, OrgID: unknown, System: system})
 					q.noteUnseen(p.Resource.ID)
 				}
 			}
@@ -140,6 +149,57 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 			if ps := allowingAll(a.Permissions, t.probes(action, q.Type)); ps != nil {
 				add(ps...)
 			}
+		}
+	}
+	return out
+}
+
+// typeGrants returns the permissions of ps that let InfluxDB allow action
+// on some resource of type typ, nil for none: some request its authorizers
+// check for that type, on some resource of some org, passes.
+//   - users and orgs are checked by id alone (or with neither id nor org,
+//     to list or create them): a permission scoped to an org without id
+//     reaches none.
+//   - reading buckets includes reading an org's system buckets, which is
+//     reading the org: read on every org, or on an org that exists (one
+//     InfluxDB names in the permission).
+//   - every request on tokens also needs the same action on a user (the
+//     owner, or the new token's user).
+//   - any other permission on the type reaches something: its own org,
+//     every org, or the resource it names.
+func typeGrants(ps []influx.Permission, action, typ string) []influx.Permission {
+	var onType, onUsers []influx.Permission
+	for _, p := range ps {
+		r := p.Resource
+		if p.Action != action {
+			continue
+		}
+		switch {
+		case r.Type == instanceType:
+			onType, onUsers = append(onType, p), append(onUsers, p)
+		case r.Type == typ && (typ == "users" || typ == "orgs"):
+			if r.OrgID == "" || r.ID != "" {
+				onType = append(onType, p)
+			}
+		case r.Type == typ:
+			onType = append(onType, p)
+		case typ == "buckets" && action == "read" && r.Type == "orgs" && (r.OrgID == "" && r.ID == "" || r.ID != "" && r.Name != ""):
+			onType = append(onType, p)
+		}
+		if typ == "authorizations" && r.Type == "users" && (r.OrgID == "" || r.ID != "") {
+			onUsers = append(onUsers, p)
+		}
+	}
+	if typ != "authorizations" {
+		return onType
+	}
+	if len(onType) == 0 || len(onUsers) == 0 {
+		return nil
+	}
+	out := onType
+	for _, p := range onUsers {
+		if !containsPermission(out, p) {
+			out = append(out, p)
 		}
 	}
 	return out

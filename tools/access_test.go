@@ -311,6 +311,20 @@ func TestEffectiveAccess(t *testing.T) {
 			if r.Notes[0] != visibilityNote {
 				t.Errorf("first note %q", r.Notes[0])
 			}
+			// A bucket asked for by name that InfluxDB shows comes with the
+			// caveat that it shows only what the configured token may read.
+			_, byName := tc.args["resourceName"]
+			wantCaveat := tc.args["resourceType"] == "buckets" && byName && tc.note == nil
+			caveat := len(r.Notes) > 1 && strings.HasPrefix(r.Notes[1], "InfluxDB's buckets API shows only")
+			if caveat != wantCaveat {
+				t.Errorf("notes %q: caveat %v, want %v", r.Notes, caveat, wantCaveat)
+			}
+			if caveat {
+				if !strings.Contains(text(t, res), "Note: InfluxDB's buckets API shows only the buckets the configured token may read: a bucket called") {
+					t.Errorf("no caveat about unreadable buckets in the text:\n%s", text(t, res))
+				}
+				r.Notes = slices.Delete(r.Notes, 1, 2)
+			}
 			switch {
 			case tc.note == nil && len(r.Notes) != 1:
 				t.Errorf("unexpected notes %q", r.Notes[1:])

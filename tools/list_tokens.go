@@ -371,7 +371,9 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 			q.Targets = []target{{ID: a.ID, OrgID: a.OrgID, UserID: a.UserID}}
 			return nil
 		}
-		q.Targets = []target{{ID: q.ID}}
+		// Counted then: grants on every org's tokens and users, or on
+		// instance, and grants naming the token.
+		q.Targets = []target{{ID: q.ID, OrgID: unknown, UserID: unknown}}
 		return []string{fmt.Sprintf("The org and owner of token %s could not be looked up (%s), so org-wide grants on authorizations are not counted, and the read or write on its owner that InfluxDB also requires is not checked.", q.ID, lookupFailure(err, s, q.Type, what))}
 	case instanceType:
 		q.Targets = []target{{ID: q.ID}}
@@ -382,9 +384,21 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		return []string{fmt.Sprintf("The org of %s is not looked up, so org-wide grants on %s are not counted; all-org grants and grants naming it are.", what, q.Type)}
 	}
 	if len(q.Targets) > 0 {
-		return nil
+		if q.Name == "" {
+			return nil
+		}
+		// InfluxDB lists only the buckets the configured token may read,
+		// and says nothing of the others.
+		return []string{fmt.Sprintf("InfluxDB's buckets API shows only the buckets the configured token may read: a bucket called %q in an org where it may not read buckets is counted only through grants naming it and all-org grants.", clip(q.Name))}
 	}
 	q.Targets = []target{{ID: q.ID}}
+	if q.ID != "" && lookupErr != nil {
+		// It may exist and be a system bucket, whose read InfluxDB
+		// authorizes as reading its org.
+		q.Targets = []target{{ID: q.ID, MaybeSystem: true}}
+	} else if strings.HasPrefix(q.Name, "_") {
+		q.Targets = []target{{System: true}}
+	}
 	note := fmt.Sprintf("The org of %s could not be determined", what)
 	switch {
 	case lookupErr != nil:

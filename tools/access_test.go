@@ -343,3 +343,123 @@ func TestEffectiveAccess(t *testing.T) {
 		})
 	}
 }
+
+// crossOrgWorld is baseWorld plus globex's bucket sensors, acme's system
+// bucket _monitoring, and tokens on them the way InfluxDB lets them be made.
+func crossOrgWorld() *fakeInflux {
+	f := baseWorld()
+	f.buckets = append(f.buckets, fakeBucket{bucketGlobexSensors, "sensors", orgGlobex, false}, fakeBucket{bucketAcmeMonitor, "_monitoring", orgAcme, true})
+	t := f.auths[len(f.auths)-1].Created
+	add := func(id, desc, orgID, userID string, perms ...fakePerm) {
+		t = t.AddDate(0, 1, 0)
+		f.auths = append(f.auths, fakeAuth{ID: id, Status: "active", Description: desc, OrgID: orgID, UserID: userID, Perms: perms, Created: t})
+	}
+	add("0a000000000000c1", "acme token naming globex's sensors", orgAcme, userAlice, fakePerm{"write", "buckets", bucketGlobexSensors, orgAcme})
+	add("0a000000000000c2", "globex bucket writer", orgGlobex, userCarol, fakePerm{"write", "buckets", "", orgGlobex})
+	add("0a000000000000c3", "acme bucket writer", orgAcme, userBob, fakePerm{"write", "buckets", "", orgAcme}, fakePerm{"read", "buckets", "", orgAcme})
+	add("0a000000000000c4", "reads org acme", orgAcme, userBob, fakePerm{"read", "orgs", orgAcme, orgAcme})
+	add("0a000000000000c5", "reads _monitoring by id", orgAcme, userBob, fakePerm{"read", "buckets", bucketAcmeMonitor, orgAcme})
+	add("0a000000000000c6", "mints tokens for bob", orgAcme, userBob, fakePerm{"write", "authorizations", "", orgAcme}, fakePerm{"write", "users", userBob, orgAcme})
+	return f
+}
+
+// TestAccessThroughTheTool: the rules above, end to end: the resource and
+// its org come from InfluxDB's buckets API before the token list is read.
+func TestAccessThroughTheTool(t *testing.T) {
+	f := crossOrgWorld().start(t)
+	h := newHarness(t, f, Settings{})
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"who can write globex's sensors: the cross-org id and globex's writers, not acme's", map[string]any{"action": "write", "resourceType": "buckets", "resourceName": "sensors"},
+			[]string{tokOperator, "0a000000000000c1", "0a000000000000c2"}},
+		// Neither alice's read:orgs/acme/buckets nor her read:orgs/acme/orgs
+		// nor a permission naming _monitoring's id reads it.
+		{"who can read acme's _monitoring: readers of org acme", map[string]any{"action": "read", "resourceType": "buckets", "resourceName": "_monitoring"},
+			[]string{tokOperator, "0a000000000000c4"}},
+		{"who can write acme's _monitoring: bucket writers", map[string]any{"action": "write", "resourceType": "buckets", "resourceID": bucketAcmeMonitor},
+			[]string{tokOperator, tokAllAccess, "0a000000000000c3"}},
+		{"who can read org acme: by id only", map[string]any{"action": "read", "resourceType": "orgs", "resourceID": orgAcme},
+			[]string{tokOperator, "0a000000000000c4"}},
+		{"who can read user bob: by id only", map[string]any{"action": "read", "resourceType": "users", "resourceName": "bob"},
+			[]string{tokOperator}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(f.requestsTo("/api/v2/authorizations"))
+			r := structured[ListTokensResult](t, h.call(t, "list_tokens", tc.args))
+			if got := ids(r); !slices.Equal(got, tc.want) {
+				t.Errorf("ids %v, want %v", got, tc.want)
+			}
+			if n := len(f.requestsTo("/api/v2/authorizations")) - before; n != 1 {
+				t.Errorf("%d token lists read, want 1", n)
+			}
+		})
+	}
+
+	// The resource is looked up before the token list is read, so that each
+	// token is decided as it streams past.
+	f.mu.Lock()
+	f.log = nil
+	f.mu.Unlock()
+	h.call(t, "list_tokens", map[string]any{"action": "write", "resourceType": "buckets", "resourceName": "sensors"})
+	f.mu.Lock()
+	var paths []string
+	for _, r := range f.log {
+		paths = append(paths, r.URL.Path)
+	}
+	f.mu.Unlock()
+	if len(paths) < 2 || paths[0] != "/api/v2/buckets" || paths[1] != "/api/v2/authorizations" {
+		t.Errorf("requests %v: want the bucket lookup first", paths)
+	}
+}
+
+// TestRiskAnswersSayWhy: a risk answer shows, per token, the permissions
+// raising the flag, and the structured result carries them for every flag.
+func TestRiskAnswersSayWhy(t *testing.T) {
+	f := crossOrgWorld().start(t)
+	h := newHarness(t, f, Settings{})
+	res := h.call(t, "list_tokens", map[string]any{"risk": "can-create-tokens"})
+	r := structured[ListTokensResult](t, res)
+	if got := ids(r); !slices.Equal(got, []string{tokOperator, "0a000000000000c6"}) {
+		t.Fatalf("ids %v", got)
+	}
+	msg := text(t, res)
+	for _, w := range []string{
+		"raises can-create-tokens: write:/authorizations, write:/users (+32 other permissions)",
+		"raises can-create-tokens: write:orgs/acme/authorizations, write:orgs/acme/users/bob",
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("text lacks %q:\n%s", w, msg)
+		}
+	}
+	if strings.Contains(msg, "read:/dashboards") {
+		t.Errorf("the text dumps permissions that raise nothing:\n%s", msg)
+	}
+	op := r.Tokens[0]
+	if len(op.RiskReasons) != 2 || op.RiskReasons[0].Risk != riskInstanceWide || len(op.RiskReasons[0].Permissions) != 2*len(someTypes)-2 {
+		t.Errorf("operator's reasons %+v", op.RiskReasons)
+	}
+
+	res = h.call(t, "list_tokens", map[string]any{"risk": "dangling"})
+	if got := ids(structured[ListTokensResult](t, res)); !slices.Equal(got, []string{tokDeleted}) {
+		t.Errorf("dangling: %v", got)
+	}
+	if msg := text(t, res); !strings.Contains(msg, "raises dangling: read:orgs/"+orgAcme+"/buckets/"+bucketDeleted) {
+		t.Errorf("text:\n%s", msg)
+	}
+}
+
+// TestInactiveTokensInAccessAnswers: an access answer keeps an inactive
+// token, which can be reactivated, and says InfluxDB refuses it until then.
+func TestInactiveTokensInAccessAnswers(t *testing.T) {
+	h := newHarness(t, baseWorld().start(t), Settings{})
+	res := h.call(t, "list_tokens", map[string]any{"action": "read", "resourceType": "buckets", "resourceName": "sales"})
+	if got := ids(structured[ListTokensResult](t, res)); !slices.Contains(got, tokInactive) {
+		t.Fatalf("ids %v lack the inactive reader", got)
+	}
+	if msg := text(t, res); !strings.Contains(msg, "grants it: read:orgs/globex/buckets/sales; once reactivated: InfluxDB refuses an inactive token until then") {
+		t.Errorf("text:\n%s", msg)
+	}
+}

@@ -152,6 +152,54 @@ func TestListTokensDefaultOrg(t *testing.T) {
 	}
 }
 
+// TestDefaultOrgScope: an answer narrowed by the server's default org says
+// so, in the text and in notes, naming the org and where it was set;
+// allOrgs ignores the default; with org or orgID it is an argument error.
+func TestDefaultOrgScope(t *testing.T) {
+	f := baseWorld().start(t)
+	for _, tc := range []struct {
+		name      string
+		settings  Settings
+		args      map[string]any
+		wantQuery map[string]string
+		wantScope []string // words of the scope note; nil for none
+	}{
+		{"INFLUX_ORG", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"limit": 0}, map[string]string{"org": "acme"}, []string{`org "acme"`, "INFLUX_ORG", "allOrgs: true"}},
+		{"INFLUX_ORG_ID", Settings{DefaultOrgID: orgGlobex, DefaultOrgSource: "INFLUX_ORG_ID"}, map[string]any{}, map[string]string{"orgID": orgGlobex}, []string{`org "` + orgGlobex + `"`, "INFLUX_ORG_ID"}},
+		{"profile", Settings{DefaultOrg: "acme", DefaultOrgSource: `the influx CLI profile "local"`}, map[string]any{"risk": "inactive"}, map[string]string{"org": "acme"}, []string{`org "acme"`, `the influx CLI profile "local"`}},
+		{"allOrgs ignores the default", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"allOrgs": true}, map[string]string{}, nil},
+		{"the call's org is no default", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"org": "globex"}, map[string]string{"org": "globex"}, nil},
+		{"no default", Settings{}, map[string]any{}, map[string]string{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, f, tc.settings)
+			res := h.call(t, "list_tokens", tc.args)
+			r := structured[ListTokensResult](t, res)
+			f.assertListQuery(t, tc.wantQuery)
+			msg := text(t, res)
+			header, _, _ := strings.Cut(msg, "\n")
+			if tc.wantScope == nil {
+				if len(r.Notes) != 1 || strings.Contains(msg, "allOrgs") {
+					t.Errorf("notes %q, text:\n%s", r.Notes, msg)
+				}
+				return
+			}
+			if len(r.Notes) != 2 {
+				t.Fatalf("notes %q, want a scope note", r.Notes)
+			}
+			for _, w := range tc.wantScope {
+				if !strings.Contains(r.Notes[1], w) || !strings.Contains(header, w) {
+					t.Errorf("note %q or header %q lacks %q", r.Notes[1], header, w)
+				}
+			}
+		})
+	}
+	h := newHarness(t, f, Settings{DefaultOrg: "acme"})
+	for _, args := range []map[string]any{{"allOrgs": true, "org": "acme"}, {"allOrgs": true, "orgID": orgAcme}} {
+		wantToolError(t, h.call(t, "list_tokens", args), "allOrgs", "without org and orgID")
+	}
+}
+
 func TestListTokensUpstreamErrors(t *testing.T) {
 	f := baseWorld().start(t)
 	h := newHarness(t, f, Settings{})

@@ -463,3 +463,35 @@ func TestInactiveTokensInAccessAnswers(t *testing.T) {
 		t.Errorf("text:\n%s", msg)
 	}
 }
+
+// TestTypeGrants: a question about a whole type asks whether InfluxDB would
+// allow the action on some resource of it.
+func TestTypeGrants(t *testing.T) {
+	ps := func(p ...influx.Permission) []influx.Permission { return p }
+	for _, tc := range []struct {
+		name   string
+		action string
+		typ    string
+		perms  []influx.Permission
+		want   bool
+	}{
+		{"org-wide users reach no user", "read", "users", ps(perm("read", "users", "", "", orgAcme)), false},
+		{"one user", "read", "users", ps(perm("read", "users", userBob, "bob", orgAcme)), true},
+		{"every user", "write", "users", ps(perm("write", "users", "", "", "")), true},
+		{"org-wide orgs reach no org", "write", "orgs", ps(perm("write", "orgs", "", "", orgAcme)), false},
+		{"org-wide buckets", "write", "buckets", ps(perm("write", "buckets", "", "", orgAcme)), true},
+		{"reading an existing org reads its system buckets", "read", "buckets", ps(perm("read", "orgs", orgAcme, "acme", orgAcme)), true},
+		{"reading an org that no longer exists does not", "read", "buckets", ps(perm("read", "orgs", orgAcme, "", orgAcme)), false},
+		{"writing an org writes no bucket", "write", "buckets", ps(perm("write", "orgs", orgAcme, "acme", orgAcme)), false},
+		{"tokens without a user", "write", "authorizations", ps(perm("write", "authorizations", "", "", orgAcme)), false},
+		{"tokens with org-wide users", "write", "authorizations", ps(perm("write", "authorizations", "", "", orgAcme), perm("write", "users", "", "", orgAcme)), false},
+		{"tokens with one user", "read", "authorizations", ps(perm("read", "authorizations", tokMinter, "", orgAcme), perm("read", "users", userBob, "bob", orgAcme)), true},
+		{"instance", "write", "authorizations", ps(perm("write", "instance", "", "", "")), true},
+		{"other action", "write", "dashboards", ps(perm("read", "dashboards", "", "", "")), false},
+	} {
+		q := &accessQuery{Action: tc.action, Type: tc.typ}
+		if got := q.grantedBy(&influx.Authorization{Permissions: tc.perms}); got != tc.want {
+			t.Errorf("%s: granted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -430,6 +430,11 @@ func (w *world) randomQuestion(r *rand.Rand) question {
 			byID(influxdb.UsersResourceType, "users by id (nonexistent)", resourceTarget{Type: influxdb.UsersResourceType, ID: w.nonexistent[r.IntN(len(w.nonexistent))]})
 			break
 		}
+		if r.IntN(4) == 0 {
+			u := w.deletedUsers[r.IntN(len(w.deletedUsers))]
+			byID(influxdb.UsersResourceType, "users by id (deleted)", resourceTarget{Type: influxdb.UsersResourceType, ID: u.ID})
+			break
+		}
 		u := w.users[r.IntN(len(w.users))]
 		t := resourceTarget{Type: influxdb.UsersResourceType, ID: u.ID, Exists: true}
 		if r.IntN(2) == 0 {
@@ -447,6 +452,9 @@ func (w *world) randomQuestion(r *rand.Rand) question {
 		// dashboard InfluxDB cannot find.
 		byID(influxdb.DashboardsResourceType, "dashboards by id (nonexistent)",
 			resourceTarget{Type: influxdb.DashboardsResourceType, ID: w.nonexistent[r.IntN(len(w.nonexistent))]})
+	}
+	if id, ok := q.args["resourceID"].(string); ok && r.IntN(10) == 0 {
+		q.args["resourceID"] = strings.ToUpper(id) // the tool takes either case
 	}
 	q.args["resourceType"] = string(q.rt)
 	if q.action != "" {
@@ -755,6 +763,11 @@ func (w *world) idKind(id string, tok *worldToken) string {
 				return "own user"
 			}
 			return "other user"
+		}
+	}
+	for _, u := range w.deletedUsers {
+		if u.ID == id {
+			return "deleted user"
 		}
 	}
 	for _, other := range w.tokens {

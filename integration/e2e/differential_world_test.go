@@ -45,12 +45,14 @@ type worldToken struct {
 }
 
 type world struct {
-	srv     *testserver.Server
-	op      *testserver.Client
-	orgs    []worldOrg
-	users   []worldUser
-	buckets []worldBucket
-	tokens  []*worldToken
+	srv   *testserver.Server
+	op    *testserver.Client
+	orgs  []worldOrg
+	users []worldUser // live ones
+	// Users deleted after tokens were granted on them (owning none).
+	deletedUsers []worldUser
+	buckets      []worldBucket
+	tokens       []*worldToken
 	// Ids that name nothing in this instance, used in permissions and
 	// questions.
 	nonexistent []string
@@ -88,6 +90,7 @@ func (w *world) secrets() []string {
 // label names an ID for failure messages: org, user, bucket (org/name),
 // token, or what it is not.
 func (w *world) label(id string) string {
+	id = strings.ToLower(id)
 	for _, o := range w.orgs {
 		if o.ID == id {
 			return "org:" + o.Name
@@ -96,6 +99,11 @@ func (w *world) label(id string) string {
 	for _, u := range w.users {
 		if u.ID == id {
 			return "user:" + u.Name
+		}
+	}
+	for _, u := range w.deletedUsers {
+		if u.ID == id {
+			return "deleted-user:" + u.Name
 		}
 	}
 	for _, b := range w.buckets {
@@ -198,6 +206,9 @@ func buildWorld(ctx context.Context, t testing.TB, r *rand.Rand) *world {
 		must(w.op.Do(ctx, http.MethodPost, "/api/v2/users", map[string]string{"name": name}, &u))
 		w.users = append(w.users, u)
 	}
+	var doomedUser worldUser
+	must(w.op.Do(ctx, http.MethodPost, "/api/v2/users", map[string]string{"name": "mallory"}, &doomedUser))
+	w.deletedUsers = append(w.deletedUsers, doomedUser)
 
 	// Buckets: names collide across orgs; some are deleted once tokens
 	// name them, and a deleted name may live on in another org.
@@ -252,6 +263,7 @@ func buildWorld(ctx context.Context, t testing.TB, r *rand.Rand) *world {
 	narrow("acme-reader", true,
 		perm(influxdb.ReadAction, influxdb.AuthorizationsResourceType, "", acme), perm(influxdb.ReadAction, influxdb.UsersResourceType, "", ""),
 		perm(influxdb.ReadAction, influxdb.BucketsResourceType, "", acme), perm(influxdb.ReadAction, influxdb.OrgsResourceType, acme, ""))
+	must(w.op.Do(ctx, http.MethodDelete, "/api/v2/users/"+doomedUser.ID, nil, nil))
 	for _, id := range doomed {
 		must(w.op.Do(ctx, http.MethodDelete, "/api/v2/buckets/"+id, nil, nil))
 		for i := range w.buckets {
@@ -429,7 +441,8 @@ func (w *world) randomPermission(r *rand.Rand, orgID, userID string) (string, []
 	case 6:
 		return "users in own org", []influxdb.Permission{perm(action, influxdb.UsersResourceType, "", orgID)}
 	case 7:
-		return "user id", []influxdb.Permission{perm(action, influxdb.UsersResourceType, w.users[r.IntN(len(w.users))].ID, orOwnOrg())}
+		users := append(slices.Clone(w.users), w.deletedUsers...) // deleted later
+		return "user id", []influxdb.Permission{perm(action, influxdb.UsersResourceType, users[r.IntN(len(users))].ID, orOwnOrg())}
 	case 8:
 		return "orgs in own org", []influxdb.Permission{perm(action, influxdb.OrgsResourceType, "", orgID)}
 	case 9:

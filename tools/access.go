@@ -146,6 +146,9 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 			}
 		}
 		for _, t := range targets {
+			if t.MaybeSystem {
+				t = t.namedBy(a.Permissions)
+			}
 			if ps := allowingAll(a.Permissions, t.probes(action, q.Type)); ps != nil {
 				add(ps...)
 			}
@@ -203,6 +206,19 @@ func typeGrants(ps []influx.Permission, action, typ string) []influx.Permission 
 		}
 	}
 	return out
+}
+
+// namedBy settles whether a bucket of unknown type is a system bucket from
+// the name InfluxDB gives it in a permission naming its id: only a system
+// bucket's name may start with "_".
+func (t target) namedBy(ps []influx.Permission) target {
+	for _, p := range ps {
+		if r := p.Resource; r.Type == "buckets" && r.ID == t.ID && r.Name != "" {
+			t.MaybeSystem, t.System = false, strings.HasPrefix(r.Name, "_")
+			return t
+		}
+	}
+	return t
 }
 
 // allowingAll returns, when every probe is allowed by some permission, the

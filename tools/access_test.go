@@ -58,6 +58,8 @@ func TestAccessQueryTargets(t *testing.T) {
 	alice := []target{{ID: userAlice}}
 	acme := []target{{ID: orgAcme}}
 	bobsToken := []target{{ID: tokBob, OrgID: orgAcme, UserID: userBob}}
+	unknownToken := []target{{ID: tokBob, OrgID: unknown, UserID: unknown}}
+	maybeSystem := []target{{ID: bucketSales, MaybeSystem: true}}
 	for _, tc := range []struct {
 		name    string
 		action  string
@@ -94,6 +96,17 @@ func TestAccessQueryTargets(t *testing.T) {
 		{"a token with all users", "read", "authorizations", bobsToken, []influx.Permission{perm("read", "authorizations", "", "", orgAcme), perm("read", "users", "", "", "")}, true},
 		{"a token with its owner's id", "write", "authorizations", bobsToken, []influx.Permission{perm("write", "authorizations", "", "", orgAcme), perm("write", "users", userBob, "bob", orgAcme)}, true},
 		{"a token with org-wide users", "write", "authorizations", bobsToken, []influx.Permission{perm("write", "authorizations", "", "", orgAcme), perm("write", "users", "", "", orgAcme)}, false},
+		// A token the configured token may not read: org and owner unknown.
+		{"unknown owner: a grant naming some user may not be the owner's", "write", "authorizations", unknownToken, []influx.Permission{perm("write", "authorizations", "", "", ""), perm("write", "users", userBob, "bob", orgAcme)}, false},
+		{"unknown owner: every user", "write", "authorizations", unknownToken, []influx.Permission{perm("write", "authorizations", "", "", ""), perm("write", "users", "", "", "")}, true},
+		{"unknown org: org-wide", "write", "authorizations", unknownToken, []influx.Permission{perm("write", "authorizations", "", "", orgAcme), perm("write", "users", "", "", "")}, false},
+		// A bucket the configured token may not read: it may be a system
+		// bucket, unless a permission naming it gives its name.
+		{"unknown type: read on every bucket may not reach a system bucket", "read", "buckets", maybeSystem, []influx.Permission{perm("read", "buckets", "", "", "")}, false},
+		{"unknown type: read on every bucket and every org", "read", "buckets", maybeSystem, []influx.Permission{perm("read", "buckets", "", "", ""), perm("read", "orgs", "", "", "")}, true},
+		{"unknown type: named as a user bucket", "read", "buckets", maybeSystem, []influx.Permission{perm("read", "buckets", bucketSales, "sales", orgAcme)}, true},
+		{"unknown type: named as a system bucket", "read", "buckets", maybeSystem, []influx.Permission{perm("read", "buckets", bucketSales, "_tasks", orgAcme)}, false},
+		{"unknown type: writing is writing the bucket", "write", "buckets", maybeSystem, []influx.Permission{perm("write", "buckets", "", "", "")}, true},
 	} {
 		q := &accessQuery{Action: tc.action, Type: tc.typ, ID: tc.targets[0].ID, Targets: tc.targets}
 		a := &influx.Authorization{Permissions: append([]influx.Permission{perm("read", "variables", "", "", orgAcme)}, tc.perms...)}

@@ -374,7 +374,7 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		// Counted then: grants on every org's tokens and users, or on
 		// instance, and grants naming the token.
 		q.Targets = []target{{ID: q.ID, OrgID: unknown, UserID: unknown}}
-		return []string{fmt.Sprintf("The org and owner of token %s could not be looked up (%s), so org-wide grants on authorizations are not counted, and the read or write on its owner that InfluxDB also requires is not checked.", q.ID, lookupFailure(err, s, q.Type, what))}
+		return []string{fmt.Sprintf("The org and owner of token %s could not be looked up (%s), so org-wide grants on authorizations are not counted, and of the same action on its owner, which InfluxDB also requires, only grants on every user count.", q.ID, lookupFailure(err, s, q.Type, what))}
 	case instanceType:
 		q.Targets = []target{{ID: q.ID}}
 		return nil

@@ -554,22 +554,46 @@ func askAll(ctx context.Context, t *testing.T, s *mcpharness.Session, args map[s
 // naming the resource, grants in every org and instance need no lookup, so
 // a caller that cannot read the resource is no excuse for missing them.
 // Type questions need no lookup either.
+//
+// What a caller that cannot read the resource cannot know is more than its
+// org: a token's owner, whom InfluxDB also checks for every request on a
+// token (FindAuthorizationByID, UpdateAuthorization), and whether a bucket
+// is a system bucket, whose read InfluxDB authorizes as reading its org
+// (AuthorizeReadBucket). A token is then owed only if InfluxDB would allow
+// it whatever those are: on the token with an owner no permission names,
+// and on the bucket both as a user bucket and as a system bucket of an org
+// no permission names.
 func (w *world) excusable(q question, missing []string) bool {
 	if q.byType {
 		return false
 	}
-	unknown := q
-	unknown.targets = nil
+	asUser, asSystem := q, q
+	asUser.targets, asSystem.targets = nil, nil
 	for _, t := range q.targets {
-		unknown.targets = append(unknown.targets, resourceTarget{Type: t.Type, ID: t.ID})
+		idAlone := resourceTarget{Type: t.Type, ID: t.ID}
+		asUser.targets = append(asUser.targets, idAlone)
+		switch {
+		case t.Type == influxdb.AuthorizationsResourceType && t.Exists:
+			owned := resourceTarget{Type: t.Type, ID: t.ID, OwnerID: unknownToCaller, Exists: true}
+			asUser.targets[len(asUser.targets)-1] = owned
+			asSystem.targets = append(asSystem.targets, owned)
+		case t.Type == influxdb.BucketsResourceType && t.Exists:
+			asSystem.targets = append(asSystem.targets, resourceTarget{Type: t.Type, ID: t.ID, OrgID: unknownToCaller, System: true, Exists: true})
+		default:
+			asSystem.targets = append(asSystem.targets, idAlone)
+		}
 	}
 	for _, id := range missing {
-		if w.grants(unknown, w.token(id)) {
+		if w.grants(asUser, w.token(id)) && w.grants(asSystem, w.token(id)) {
 			return false
 		}
 	}
 	return true
 }
+
+// unknownToCaller is an id no resource has, standing for an org or owner
+// the caller cannot learn.
+const unknownToCaller = "0badc0ffee000001"
 
 // notesIncomplete reports whether an answer's notes say that resources of
 // type rt could not be looked up: a note that names the type.

@@ -546,6 +546,7 @@ func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings
 	toolsList := All(client, settings)
 	h.srv = mcptest.NewUnstartedServer(t)
 	h.srv.AddServerOptions(ServerOptions(logger, toolsList)...)
+	h.srv.AddServerOptions(CompletionOptions(client, logger)...)
 	h.srv.AddTools(toolsList...)
 	h.srv.AddPrompts(Prompts()...)
 	if err := h.srv.Start(t.Context()); err != nil {

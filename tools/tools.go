@@ -25,6 +25,8 @@ type Client interface {
 	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
 	FindUsers(ctx context.Context, name string) ([]influx.User, error)
 	Exists(ctx context.Context, kind, id string) (bool, error)
+	OrgNames(ctx context.Context) ([]string, error)  // for completions
+	UserNames(ctx context.Context) ([]string, error) // likewise
 }
 
 // Settings are the parts of the configuration the tools use.
@@ -64,6 +66,9 @@ func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerO
 		server.WithToolCapabilities(false),
 		server.WithPromptCapabilities(false),
 		server.WithInstructions(instructions),
+		server.WithTitle("InfluxDB Token Audit"),
+		server.WithDescription("Audits InfluxDB API tokens read-only: who holds which token, what each can read or write, and which are risky or stale. Token secrets are never shown."),
+		server.WithWebsiteURL("https://github.com/tokenaudit/influx-token-mcp"),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(recoverAsToolError(log)),
 		server.WithToolHandlerMiddleware(logCalls(log)),
@@ -76,7 +81,7 @@ func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerO
 // NewServer builds the MCP server with every tool and prompt.
 func NewServer(c Client, s Settings, version string, log *slog.Logger) *server.MCPServer {
 	tools := All(c, s)
-	srv := server.NewMCPServer("influx-token-mcp", version, ServerOptions(log, tools)...)
+	srv := server.NewMCPServer("influx-token-mcp", version, append(ServerOptions(log, tools), CompletionOptions(c, log)...)...)
 	srv.AddTools(tools...)
 	srv.AddPrompts(Prompts()...)
 	return srv
@@ -153,14 +158,19 @@ func dropNull(schema any) {
 	}
 }
 
-// readOnly are the annotations of every tool here: nothing is changed, and
-// the tools talk only to the one configured InfluxDB.
+// readOnly sets the title and annotations of every tool here: nothing is
+// changed, and the tools talk only to the one configured InfluxDB. The title
+// goes both at the top level (protocol 2025-06-18 on) and in the annotations
+// (what older clients read).
 func readOnly(title string) mcp.ToolOption {
-	return mcp.WithToolAnnotation(mcp.ToolAnnotation{
-		Title:           title,
-		ReadOnlyHint:    mcp.ToBoolPtr(true),
-		DestructiveHint: mcp.ToBoolPtr(false),
-		IdempotentHint:  mcp.ToBoolPtr(true),
-		OpenWorldHint:   mcp.ToBoolPtr(false),
-	})
+	return func(t *mcp.Tool) {
+		t.Title = title
+		mcp.WithToolAnnotation(mcp.ToolAnnotation{
+			Title:           title,
+			ReadOnlyHint:    mcp.ToBoolPtr(true),
+			DestructiveHint: mcp.ToBoolPtr(false),
+			IdempotentHint:  mcp.ToBoolPtr(true),
+			OpenWorldHint:   mcp.ToBoolPtr(false),
+		})(t)
+	}
 }

@@ -64,7 +64,8 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 			"Filters combine with AND: owner (user/userID), org (org/orgID), status, description text, effective access "+
 			"(action + resourceType [+ resourceID or resourceName]: e.g. who can write bucket telegraf, counting type-wide and all-org grants), "+
 			"risk flag, creation time. Returns a page (limit/offset, oldest first) plus counts over all matches; limit 0 gives only the counts. "+
-			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read."),
+			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read. "+
+			"The server's default org, if set, narrows calls that name no org (the answer says so); allOrgs: true covers every org."),
 		mcp.WithInputSchema[ListTokensInput](),
 		mcp.WithOutputSchema[ListTokensResult](),
 		readOnly("List InfluxDB tokens"),

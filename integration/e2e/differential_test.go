@@ -548,27 +548,50 @@ func askAll(ctx context.Context, t *testing.T, s *mcpharness.Session, args map[s
 	}
 }
 
-// excusable reports whether every missing token needs, for InfluxDB to
-// allow it, where the resource is: the token would not be allowed if the
-// resource's org were unknown (its probe carrying the id alone). Grants
-// naming the resource, grants in every org and instance need no lookup, so
-// a caller that cannot read the resource is no excuse for missing them.
-// Type questions need no lookup either.
+// excusable reports whether no missing token is certain to be allowed by
+// what a caller that cannot look the resource up still knows: the id asked
+// about (or, by name, the ids permissions resolve to it), but not the
+// resource's org, nor whether a bucket asked for by id is a system bucket,
+// nor a token's owner. A token allowed whatever those are (a grant naming
+// the id, in every org, on instance; for a read by bucket id, also read on
+// every org; for a token, also the action on every user) must be listed;
+// missing any other may be excused by a note. Type questions need no
+// lookup, so nothing is excused there.
 func (w *world) excusable(q question, missing []string) bool {
 	if q.byType {
 		return false
 	}
-	unknown := q
-	unknown.targets = nil
-	for _, t := range q.targets {
-		unknown.targets = append(unknown.targets, resourceTarget{Type: t.Type, ID: t.ID})
-	}
 	for _, id := range missing {
-		if w.grants(unknown, w.token(id)) {
-			return false
+		ps := influxdb.PermissionSet(w.token(id).Permissions)
+		for _, a := range q.actions() {
+			for _, t := range q.targets {
+				if certainlyAllowed(ps, a, t, q.args["resourceName"] != nil) {
+					return false
+				}
+			}
 		}
 	}
 	return true
+}
+
+func certainlyAllowed(ps influxdb.PermissionSet, a influxdb.Action, t resourceTarget, byName bool) bool {
+	anyOrg := ps.Allowed(perm(a, influxdb.OrgsResourceType, "", "")) // the probe of an org whose id is unknown
+	switch t.Type {
+	case influxdb.BucketsResourceType:
+		asBucket := ps.Allowed(perm(a, t.Type, t.ID, ""))
+		switch {
+		case a == influxdb.WriteAction:
+			return asBucket
+		case byName && t.System: // only system buckets' names start with "_"
+			return anyOrg
+		case byName:
+			return asBucket
+		}
+		return asBucket && anyOrg
+	case influxdb.AuthorizationsResourceType:
+		return ps.Allowed(perm(a, t.Type, t.ID, "")) && ps.Allowed(perm(a, influxdb.UsersResourceType, "", ""))
+	}
+	return ps.Allowed(perm(a, t.Type, t.ID, ""))
 }
 
 // notesIncomplete reports whether an answer's notes say that resources of

@@ -77,8 +77,8 @@ func TestDifferential(t *testing.T) {
 		for _, bk := range w.buckets {
 			fmt.Fprintf(&b, "  %s %s\n", bk.ID, w.label(bk.ID))
 		}
-		for i, tok := range w.tokens {
-			fmt.Fprintf(&b, "  %s token#%d %s\n", tok.ID, i, w.describeToken(tok))
+		for _, tok := range w.tokens {
+			fmt.Fprintf(&b, "  %s %s\n", tok.ID, w.describeToken(tok))
 		}
 		t.Logf("buckets and tokens:\n%s", b.String())
 	}

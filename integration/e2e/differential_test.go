@@ -77,8 +77,8 @@ func TestDifferential(t *testing.T) {
 		for _, bk := range w.buckets {
 			fmt.Fprintf(&b, "  %s %s\n", bk.ID, w.label(bk.ID))
 		}
-		for i, tok := range w.tokens {
-			fmt.Fprintf(&b, "  %s token#%d %s\n", tok.ID, i, w.describeToken(tok))
+		for _, tok := range w.tokens {
+			fmt.Fprintf(&b, "  %s %s\n", tok.ID, w.describeToken(tok))
 		}
 		t.Logf("buckets and tokens:\n%s", b.String())
 	}
@@ -548,52 +548,51 @@ func askAll(ctx context.Context, t *testing.T, s *mcpharness.Session, args map[s
 	}
 }
 
-// excusable reports whether every missing token needs, for InfluxDB to
-// allow it, where the resource is: the token would not be allowed if the
-// resource's org were unknown (its probe carrying the id alone). Grants
-// naming the resource, grants in every org and instance need no lookup, so
-// a caller that cannot read the resource is no excuse for missing them.
-// Type questions need no lookup either.
-//
-// What a caller that cannot read the resource cannot know is more than its
-// org: a token's owner, whom InfluxDB also checks for every request on a
-// token (FindAuthorizationByID, UpdateAuthorization), and whether a bucket
-// is a system bucket, whose read InfluxDB authorizes as reading its org
-// (AuthorizeReadBucket). A token is then owed only if InfluxDB would allow
-// it whatever those are: on the token with an owner no permission names,
-// and on the bucket both as a user bucket and as a system bucket of an org
-// no permission names.
+// excusable reports whether no missing token is certain to be allowed by
+// what a caller that cannot look the resource up still knows: the id asked
+// about (or, by name, the ids permissions resolve to it), but not the
+// resource's org, nor whether a bucket asked for by id is a system bucket,
+// nor a token's owner. A token allowed whatever those are (a grant naming
+// the id, in every org, on instance; for a read by bucket id, also read on
+// every org; for a token, also the action on every user) must be listed;
+// missing any other may be excused by a note. Type questions need no
+// lookup, so nothing is excused there.
 func (w *world) excusable(q question, missing []string) bool {
 	if q.byType {
 		return false
 	}
-	asUser, asSystem := q, q
-	asUser.targets, asSystem.targets = nil, nil
-	for _, t := range q.targets {
-		idAlone := resourceTarget{Type: t.Type, ID: t.ID}
-		asUser.targets = append(asUser.targets, idAlone)
-		switch {
-		case t.Type == influxdb.AuthorizationsResourceType && t.Exists:
-			owned := resourceTarget{Type: t.Type, ID: t.ID, OwnerID: unknownToCaller, Exists: true}
-			asUser.targets[len(asUser.targets)-1] = owned
-			asSystem.targets = append(asSystem.targets, owned)
-		case t.Type == influxdb.BucketsResourceType && t.Exists:
-			asSystem.targets = append(asSystem.targets, resourceTarget{Type: t.Type, ID: t.ID, OrgID: unknownToCaller, System: true, Exists: true})
-		default:
-			asSystem.targets = append(asSystem.targets, idAlone)
-		}
-	}
 	for _, id := range missing {
-		if w.grants(asUser, w.token(id)) && w.grants(asSystem, w.token(id)) {
-			return false
+		ps := influxdb.PermissionSet(w.token(id).Permissions)
+		for _, a := range q.actions() {
+			for _, t := range q.targets {
+				if certainlyAllowed(ps, a, t, q.args["resourceName"] != nil) {
+					return false
+				}
+			}
 		}
 	}
 	return true
 }
 
-// unknownToCaller is an id no resource has, standing for an org or owner
-// the caller cannot learn.
-const unknownToCaller = "0badc0ffee000001"
+func certainlyAllowed(ps influxdb.PermissionSet, a influxdb.Action, t resourceTarget, byName bool) bool {
+	anyOrg := ps.Allowed(perm(a, influxdb.OrgsResourceType, "", "")) // the probe of an org whose id is unknown
+	switch t.Type {
+	case influxdb.BucketsResourceType:
+		asBucket := ps.Allowed(perm(a, t.Type, t.ID, ""))
+		switch {
+		case a == influxdb.WriteAction:
+			return asBucket
+		case byName && t.System: // only system buckets' names start with "_"
+			return anyOrg
+		case byName:
+			return asBucket
+		}
+		return asBucket && anyOrg
+	case influxdb.AuthorizationsResourceType:
+		return ps.Allowed(perm(a, t.Type, t.ID, "")) && ps.Allowed(perm(a, influxdb.UsersResourceType, "", ""))
+	}
+	return ps.Allowed(perm(a, t.Type, t.ID, ""))
+}
 
 // notesIncomplete reports whether an answer's notes say that resources of
 // type rt could not be looked up: a note that names the type.

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func permissionString(p influx.Permission) string {
 	b.WriteByte(':')
 	if r.OrgID != "" {
 		b.WriteString("orgs/")
-		b.WriteString(firstNonEmpty(r.Org, r.OrgID))
+		b.WriteString(cmp.Or(r.Org, r.OrgID))
 		b.WriteByte('/')
 	} else {
 		b.WriteByte('/')
@@ -82,7 +83,7 @@ func permissionString(p influx.Permission) string {
 	b.WriteString(r.Type)
 	if r.ID != "" {
 		b.WriteByte('/')
-		b.WriteString(firstNonEmpty(r.Name, r.ID))
+		b.WriteString(cmp.Or(r.Name, r.ID))
 	}
 	return b.String()
 }

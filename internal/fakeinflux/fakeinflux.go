@@ -1,6 +1,6 @@
 // Package fakeinflux is the fake InfluxDB v2 API that the root module's tests
 // run against: an httptest server that serves /api/v2/authorizations[/{id}],
-// /api/v2/buckets[/{id}], /api/v2/orgs and /api/v2/users from a fixed World,
+// /api/v2/buckets[/{id}], /api/v2/orgs[/{id}] and /api/v2/users[/{id}] from a fixed World,
 // answering like the real server (see /work/shared/guide/influxdb-api.md).
 //
 // Every token value it returns is a canary (Canary), and it only accepts
@@ -41,7 +41,10 @@ func Canary(id string) string { return CanaryPrefix + id + "-s3cr3t_Q9xZ-_vB1uN7
 
 type Org struct{ ID, Name string }
 type User struct{ ID, Name string }
-type Bucket struct{ ID, Name, OrgID string }
+type Bucket struct {
+	ID, Name, OrgID string
+	System          bool // _monitoring or _tasks
+}
 
 // Perm is a permission as stored; the fake fills in the resource's name and
 // org name when it can resolve them, as InfluxDB does.
@@ -129,7 +132,9 @@ func New(t testing.TB, w World, prefix string) *Server {
 	s.mux.HandleFunc("GET "+prefix+"/api/v2/buckets", s.listBuckets)
 	s.mux.HandleFunc("GET "+prefix+"/api/v2/buckets/{id}", s.getBucket)
 	s.mux.HandleFunc("GET "+prefix+"/api/v2/orgs", s.listOrgs)
+	s.mux.HandleFunc("GET "+prefix+"/api/v2/orgs/{id}", s.getOrg)
 	s.mux.HandleFunc("GET "+prefix+"/api/v2/users", s.listUsers)
+	s.mux.HandleFunc("GET "+prefix+"/api/v2/users/{id}", s.getUser)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake InfluxDB: unexpected request %s %s", r.Method, r.URL.RequestURI())
 		WriteError(w, http.StatusNotFound, "not found", "path not found", false)
@@ -289,10 +294,20 @@ func (s *Server) AuthJSON(a Auth) map[string]any {
 	perms := make([]map[string]any, 0, len(a.Perms))
 	for _, p := range a.Perms {
 		res := map[string]any{"type": p.Type}
+		if p.OrgID != "" {
+			res["orgID"] = p.OrgID
+		}
 		if p.ID != "" {
 			res["id"] = p.ID
-			if p.Type == "buckets" {
-				res["name"] = s.bucketName(p.ID) // "" when deleted, as InfluxDB does
+			// InfluxDB names buckets, orgs and users; for one that no longer
+			// exists it leaves out the name and the org's name.
+			name := map[string]func(string) string{"buckets": s.bucketName, "orgs": s.orgName, "users": s.userName}[p.Type]
+			if name != nil && name(p.ID) == "" {
+				perms = append(perms, map[string]any{"action": p.Action, "resource": res})
+				continue
+			}
+			if name != nil {
+				res["name"] = name(p.ID)
 			}
 		}
 		if p.OrgID != "" {
@@ -400,7 +415,27 @@ func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request) {
 }
 
 func bucketJSON(b Bucket) map[string]any {
-	return map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": "user", "retentionRules": []any{}}
+	typ := "user"
+	if b.System {
+		typ = "system"
+	}
+	return map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": typ, "retentionRules": []any{}}
+}
+
+func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {
+	if name := s.orgName(r.PathValue("id")); name != "" {
+		WriteJSON(w, map[string]any{"id": r.PathValue("id"), "name": name})
+		return
+	}
+	WriteError(w, http.StatusNotFound, "not found", "organization not found", true)
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	if name := s.userName(r.PathValue("id")); name != "" {
+		WriteJSON(w, map[string]any{"id": r.PathValue("id"), "name": name, "status": "active"})
+		return
+	}
+	WriteError(w, http.StatusNotFound, "not found", "user not found", true)
 }
 
 func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) {
@@ -425,9 +460,16 @@ func (s *Server) getBucket(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
 	list := []map[string]any{}
 	for _, u := range s.Users {
-		list = append(list, map[string]any{"id": u.ID, "name": u.Name, "status": "active"})
+		if name == "" || u.Name == name {
+			list = append(list, map[string]any{"id": u.ID, "name": u.Name, "status": "active"})
+		}
+	}
+	if name != "" && len(list) == 0 {
+		WriteError(w, http.StatusNotFound, "not found", "user not found", true)
+		return
 	}
 	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": list})
 }

@@ -23,20 +23,34 @@ const (
 	prefix    = "/influx" // every test server is mounted under this path prefix
 )
 
-// upstream is the fake InfluxDB mounted under prefix, answering as each
-// test tells it (handle) and accepting any token. Requests outside the
-// prefix fail the test; every request is counted.
-type upstream struct{ *fakeinflux.Server }
+// upstream is the fake InfluxDB mounted under prefix, answering only as each
+// test tells it (handle), and accepting any token. Other requests fail the
+// test; every request is counted.
+type upstream struct {
+	*fakeinflux.Server
+	handled *http.ServeMux // the paths the test set up
+}
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	u := &upstream{fakeinflux.StartAt(t, fakeinflux.World{}, prefix)}
+	u := &upstream{Server: fakeinflux.StartAt(t, fakeinflux.World{}, prefix), handled: http.NewServeMux()}
 	u.Token = "" // the client's token is what some tests vary
+	u.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if _, pattern := u.handled.Handler(r); pattern != "" {
+			return false
+		}
+		t.Errorf("request the test did not set up: %s %s", r.Method, r.URL.RequestURI())
+		http.Error(w, "unexpected", http.StatusTeapot)
+		return true
+	})
 	return u
 }
 
 // handle registers h for the API path p (e.g. "/api/v2/authorizations").
-func (u *upstream) handle(p string, h http.HandlerFunc) { u.Handle(p, h) }
+func (u *upstream) handle(p string, h http.HandlerFunc) {
+	u.handled.HandleFunc("GET "+prefix+p, h)
+	u.Handle(p, h)
+}
 
 // client is a client for u with the host written as base, e.g. "{url}/influx/".
 func (u *upstream) client(t *testing.T, mod ...func(*influx.Options)) *influx.Client {

@@ -77,7 +77,6 @@ type Server struct {
 	// accepts any. Set it before the first request.
 	Token string
 
-	t         testing.TB
 	prefix    string
 	mux       *http.ServeMux
 	overrides *http.ServeMux
@@ -118,8 +117,8 @@ func StartTLS(t testing.TB, w World, prefix string) *Server {
 // New is a fake that is not yet listening, for a test that serves it itself
 // (over TLS, say).
 func New(t testing.TB, w World, prefix string) *Server {
-	s := &Server{World: w, Token: Token, t: t, prefix: prefix, bodies: map[string][]byte{}, overrides: http.NewServeMux()}
-	// The fixture is the caller's: copy what Start fills in.
+	s := &Server{World: w, Token: Token, prefix: prefix, bodies: map[string][]byte{}, overrides: http.NewServeMux()}
+	// The World is the caller's: fill in tokens on a copy.
 	s.Auths = append([]Auth(nil), w.Auths...)
 	for i := range s.Auths {
 		if s.Auths[i].Token == "" {
@@ -163,10 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ServeWorld answers r as the fake does without an intercept: from a
 // handler given to Handle, or from the World. It neither counts nor logs r.
 func (s *Server) ServeWorld(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	_, pattern := s.overrides.Handler(r)
-	s.mu.Unlock()
-	if pattern != "" {
+	if _, pattern := s.overrides.Handler(r); pattern != "" {
 		s.overrides.ServeHTTP(w, r) // which sets r's path values
 		return
 	}
@@ -176,8 +172,6 @@ func (s *Server) ServeWorld(w http.ResponseWriter, r *http.Request) {
 // Handle answers GET requests to the API path pattern (without the prefix,
 // e.g. "/api/v2/authorizations/{id}") with h instead of the World.
 func (s *Server) Handle(pattern string, h http.HandlerFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.overrides.HandleFunc("GET "+s.prefix+pattern, h)
 }
 

@@ -66,7 +66,7 @@ func New(t testing.TB, stdin io.Writer) *Client {
 	c := &Client{stdin: stdin, answers: map[string][]Message{}, arrived: make(chan struct{}), ended: make(chan struct{})}
 	t.Cleanup(func() {
 		for _, l := range c.Problems() {
-			t.Errorf("stdout: %.200q", l)
+			t.Errorf("the server's stdout: %.200q", l)
 		}
 	})
 	return c

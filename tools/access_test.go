@@ -263,7 +263,7 @@ func twoTelegrafs() world {
 	f := baseWorld()
 	f.Buckets = append(f.Buckets, fakeinflux.Bucket{ID: bucketGlobexTelegraf, Name: "telegraf", OrgID: orgGlobex})
 	f.Auths = append(f.Auths, fakeinflux.Auth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
-		Perms: []fakeinflux.Perm{{Action: "write", Type: "buckets", ID: "", OrgID: orgGlobex}}, Created: f.Auths[len(f.Auths)-1].Created.AddDate(0, 1, 0)})
+		Perms: []fakeinflux.Perm{{Action: "write", Type: "buckets", OrgID: orgGlobex}}, Created: f.Auths[len(f.Auths)-1].Created.AddDate(0, 1, 0)})
 	return f
 }
 
@@ -369,11 +369,11 @@ func crossOrgWorld() world {
 		f.Auths = append(f.Auths, fakeinflux.Auth{ID: id, Status: "active", Description: desc, OrgID: orgID, UserID: userID, Perms: perms, Created: t})
 	}
 	add("0a000000000000c1", "acme token naming globex's sensors", orgAcme, userAlice, fakeinflux.Perm{Action: "write", Type: "buckets", ID: bucketGlobexSensors, OrgID: orgAcme})
-	add("0a000000000000c2", "globex bucket writer", orgGlobex, userCarol, fakeinflux.Perm{Action: "write", Type: "buckets", ID: "", OrgID: orgGlobex})
-	add("0a000000000000c3", "acme bucket writer", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "buckets", ID: "", OrgID: orgAcme}, fakeinflux.Perm{Action: "read", Type: "buckets", ID: "", OrgID: orgAcme})
+	add("0a000000000000c2", "globex bucket writer", orgGlobex, userCarol, fakeinflux.Perm{Action: "write", Type: "buckets", OrgID: orgGlobex})
+	add("0a000000000000c3", "acme bucket writer", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "buckets", OrgID: orgAcme}, fakeinflux.Perm{Action: "read", Type: "buckets", OrgID: orgAcme})
 	add("0a000000000000c4", "reads org acme", orgAcme, userBob, fakeinflux.Perm{Action: "read", Type: "orgs", ID: orgAcme, OrgID: orgAcme})
 	add("0a000000000000c5", "reads _monitoring by id", orgAcme, userBob, fakeinflux.Perm{Action: "read", Type: "buckets", ID: bucketAcmeMonitor, OrgID: orgAcme})
-	add("0a000000000000c6", "mints tokens for bob", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "authorizations", ID: "", OrgID: orgAcme}, fakeinflux.Perm{Action: "write", Type: "users", ID: userBob, OrgID: orgAcme})
+	add("0a000000000000c6", "mints tokens for bob", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "authorizations", OrgID: orgAcme}, fakeinflux.Perm{Action: "write", Type: "users", ID: userBob, OrgID: orgAcme})
 	return f
 }
 

@@ -59,7 +59,7 @@ var someTypes = []string{"authorizations", "buckets", "dashboards", "orgs", "tas
 func readWriteAll(orgID string) []fakeinflux.Perm {
 	var ps []fakeinflux.Perm
 	for _, typ := range someTypes {
-		ps = append(ps, fakeinflux.Perm{Action: "read", Type: typ, ID: "", OrgID: orgID}, fakeinflux.Perm{Action: "write", Type: typ, ID: "", OrgID: orgID})
+		ps = append(ps, fakeinflux.Perm{Action: "read", Type: typ, OrgID: orgID}, fakeinflux.Perm{Action: "write", Type: typ, OrgID: orgID})
 	}
 	return ps
 }
@@ -82,11 +82,11 @@ func baseWorld() world {
 			{ID: tokAllAccess, Status: "active", Description: "alice all access", OrgID: orgAcme, UserID: userAlice, Perms: readWriteAll(orgAcme), Created: monthAfter(t0, 1)},
 			{ID: tokTelegrafW, Status: "active", Description: "Telegraf agent on web-01", OrgID: orgAcme, UserID: userAlice, Perms: []fakeinflux.Perm{{Action: "write", Type: "buckets", ID: bucketTelegraf, OrgID: orgAcme}}, Created: monthAfter(t0, 2)},
 			{ID: tokTelegrafR, Status: "active", Description: "grafana dashboards", OrgID: orgAcme, UserID: userBob, Perms: []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucketTelegraf, OrgID: orgAcme}}, Created: monthAfter(t0, 3)},
-			{ID: tokInitechW, Status: "active", Description: "initech ingest", OrgID: orgInitech, UserID: userCarol, Perms: []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: "", OrgID: orgInitech}, {Action: "write", Type: "buckets", ID: "", OrgID: orgInitech}}, Created: monthAfter(t0, 4)},
+			{ID: tokInitechW, Status: "active", Description: "initech ingest", OrgID: orgInitech, UserID: userCarol, Perms: []fakeinflux.Perm{{Action: "read", Type: "buckets", OrgID: orgInitech}, {Action: "write", Type: "buckets", OrgID: orgInitech}}, Created: monthAfter(t0, 4)},
 			{ID: tokInactive, Status: "inactive", Description: "old globex reader", OrgID: orgGlobex, UserID: userBob, Perms: []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucketSales, OrgID: orgGlobex}}, Created: monthAfter(t0, 5)},
-			{ID: tokNoDesc, Status: "active", Description: "  ", OrgID: orgGlobex, UserID: userCarol, Perms: []fakeinflux.Perm{{Action: "read", Type: "dashboards", ID: "", OrgID: orgGlobex}}, Created: monthAfter(t0, 6)},
+			{ID: tokNoDesc, Status: "active", Description: "  ", OrgID: orgGlobex, UserID: userCarol, Perms: []fakeinflux.Perm{{Action: "read", Type: "dashboards", OrgID: orgGlobex}}, Created: monthAfter(t0, 6)},
 			{ID: tokDeleted, Status: "active", Description: "reads a deleted bucket", OrgID: orgAcme, UserID: userAlice, Perms: []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucketDeleted, OrgID: orgAcme}}, Created: monthAfter(t0, 7)},
-			{ID: tokMinter, Status: "active", Description: "ci bootstrap", OrgID: orgAcme, UserID: userBob, Perms: []fakeinflux.Perm{{Action: "read", Type: "authorizations", ID: "", OrgID: orgAcme}, {Action: "write", Type: "authorizations", ID: "", OrgID: orgAcme}}, Created: monthAfter(t0, 8)},
+			{ID: tokMinter, Status: "active", Description: "ci bootstrap", OrgID: orgAcme, UserID: userBob, Perms: []fakeinflux.Perm{{Action: "read", Type: "authorizations", OrgID: orgAcme}, {Action: "write", Type: "authorizations", OrgID: orgAcme}}, Created: monthAfter(t0, 8)},
 		},
 	}}
 }
@@ -121,17 +121,17 @@ func generatedWorld(n int) world {
 		case 1, 2, 3:
 			a.Perms = []fakeinflux.Perm{{Action: "write", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
 		case 4, 5:
-			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}, {Action: "read", Type: "dashboards", ID: "", OrgID: org.ID}}
+			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}, {Action: "read", Type: "dashboards", OrgID: org.ID}}
 		case 6:
-			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: "", OrgID: org.ID}, {Action: "write", Type: "buckets", ID: "", OrgID: org.ID}, {Action: "read", Type: "orgs", ID: org.ID, OrgID: ""}}
+			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "buckets", OrgID: org.ID}, {Action: "write", Type: "buckets", OrgID: org.ID}, {Action: "read", Type: "orgs", ID: org.ID, OrgID: ""}}
 		case 7:
 			a.Status = "inactive"
 			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}, {Action: "write", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
 		case 8:
 			a.Description = ""
-			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "tasks", ID: "", OrgID: org.ID}, {Action: "write", Type: "tasks", ID: "", OrgID: org.ID}, {Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
+			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "tasks", OrgID: org.ID}, {Action: "write", Type: "tasks", OrgID: org.ID}, {Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
 		case 9:
-			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "telegrafs", ID: "", OrgID: org.ID}, {Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}, {Action: "write", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
+			a.Perms = []fakeinflux.Perm{{Action: "read", Type: "telegrafs", OrgID: org.ID}, {Action: "read", Type: "buckets", ID: bucket.ID, OrgID: org.ID}, {Action: "write", Type: "buckets", ID: bucket.ID, OrgID: org.ID}}
 		}
 		if i%250 == 0 {
 			a.Perms = readWriteAll("")

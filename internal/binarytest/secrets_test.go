@@ -1,10 +1,7 @@
 package binarytest
 
 import (
-	"io"
-	"log"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +20,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	bin := raceBinary(t)
 	f := newFake(t)
 	injectFaults(f)
-	tlsSrv := httptest.NewUnstartedServer(fakeinflux.New(t, world(), prefix))
-	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failures are expected
-	tlsSrv.StartTLS()
-	t.Cleanup(tlsSrv.Close)
+	untrusted := fakeinflux.StartTLS(t, world(), prefix) // a certificate the server does not trust
 	hang := hangingListener(t)
 	refused := closedPort(t)
 
@@ -34,7 +28,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"fake":    f.URL,
 		"refused": refused,
 		"dns":     "http://influxdb.example.invalid:8086",
-		"tls":     tlsSrv.URL + prefix,
+		"tls":     untrusted.URL,
 		"hang":    "http://" + hang,
 	}
 	for _, level := range []string{"debug", "info", "warn", "error"} {

@@ -93,7 +93,7 @@ func Start(t testing.TB, w World) *Server { return StartAt(t, w, "") }
 // it fails the test.
 func StartAt(t testing.TB, w World, prefix string) *Server {
 	t.Helper()
-	s := New(t, w, prefix)
+	s := newServer(t, w, prefix)
 	s.HTTP = httptest.NewServer(s)
 	s.URL = s.HTTP.URL + prefix
 	t.Cleanup(s.HTTP.Close)
@@ -105,7 +105,7 @@ func StartAt(t testing.TB, w World, prefix string) *Server {
 // logged.
 func StartTLS(t testing.TB, w World, prefix string) *Server {
 	t.Helper()
-	s := New(t, w, prefix)
+	s := newServer(t, w, prefix)
 	s.HTTP = httptest.NewUnstartedServer(s)
 	s.HTTP.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.HTTP.StartTLS()
@@ -114,9 +114,8 @@ func StartTLS(t testing.TB, w World, prefix string) *Server {
 	return s
 }
 
-// New is a fake that is not yet listening, for a test that serves it itself
-// (over TLS, say).
-func New(t testing.TB, w World, prefix string) *Server {
+// newServer is a fake that is not yet listening.
+func newServer(t testing.TB, w World, prefix string) *Server {
 	s := &Server{World: w, Token: Token, prefix: prefix, bodies: map[string][]byte{}, overrides: http.NewServeMux()}
 	// The World is the caller's: fill in tokens on a copy.
 	s.Auths = append([]Auth(nil), w.Auths...)

@@ -73,8 +73,7 @@ func Start(t testing.TB, bin string, env map[string]string) *Process {
 }
 
 // StartReadingAfter is Start for a client that reads nothing from the
-// server's stdout until readFrom is closed (nil: at once); the test must
-// close it, also when it fails.
+// server's stdout until readFrom is closed (nil: at once) or the test ends.
 func StartReadingAfter(t testing.TB, bin string, env map[string]string, readFrom <-chan struct{}) *Process {
 	t.Helper()
 	cmd := exec.Command(bin)
@@ -96,9 +95,13 @@ func StartReadingAfter(t testing.TB, bin string, env map[string]string, readFrom
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	ended := make(chan struct{}) // the test is over: read, whatever readFrom says
 	go func() {
 		if readFrom != nil {
-			<-readFrom
+			select {
+			case <-readFrom:
+			case <-ended:
+			}
 		}
 		_, _ = io.Copy(p.Client, out)
 		p.Client.Close()
@@ -106,6 +109,7 @@ func StartReadingAfter(t testing.TB, bin string, env map[string]string, readFrom
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
+		close(ended)
 		_ = cmd.Process.Kill()
 		<-p.exited
 		if strings.Contains(p.Stderr(), "DATA RACE") {

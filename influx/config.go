@@ -23,6 +23,7 @@ type Config struct {
 	Org          string        `env:"INFLUX_ORG"`
 	OrgID        string        `env:"INFLUX_ORG_ID"`
 	Timeout      time.Duration `env:"INFLUX_TIMEOUT" envDefault:"30s"`
+	CacheTTL     time.Duration `env:"INFLUX_CACHE_TTL" envDefault:"30s"`
 	SkipVerify   bool          `env:"INFLUX_SKIP_VERIFY"`
 	LogLevel     string        `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
 	ConfigsPath  string        `env:"INFLUX_CONFIGS_PATH"`
@@ -161,6 +162,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, &ConfigError{"INFLUX_TIMEOUT", fmt.Sprintf("%q is not a positive duration", cfg.Timeout), "set it to e.g. 30s or 1m"}
+	}
+	if cfg.CacheTTL < 0 {
+		return cfg, &ConfigError{"INFLUX_CACHE_TTL", fmt.Sprintf("%q is negative", cfg.CacheTTL), "set it to e.g. 30s, or 0 to ask InfluxDB on every call"}
 	}
 	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
 		return cfg, &ConfigError{"INFLUX_LOG_LEVEL", fmt.Sprintf("%q is not a log level", cfg.LogLevel), "set it to debug, info, warn or error"}
@@ -438,6 +442,8 @@ func configParseError(err error) error {
 		switch pe.Name {
 		case "Timeout":
 			return &ConfigError{"INFLUX_TIMEOUT", "is not a duration", "set it to e.g. 30s or 1m"}
+		case "CacheTTL":
+			return &ConfigError{"INFLUX_CACHE_TTL", "is not a duration", "set it to e.g. 30s, or 0 to ask InfluxDB on every call"}
 		case "SkipVerify":
 			return &ConfigError{"INFLUX_SKIP_VERIFY", "is not true or false", "set it to true or false"}
 		}

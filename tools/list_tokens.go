@@ -248,7 +248,8 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	deferred := q.access != nil && q.access.specific()
 	var pending []match
 	page := newPage(q.offset, q.limit)
-	err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
+	var source influx.ListSource
+	err := c.ListAuthorizations(influx.WithListSource(ctx, &source), q.filter, func(a *influx.Authorization) error {
 		if deferred {
 			for _, p := range a.Permissions {
 				q.access.learn(p)
@@ -274,6 +275,9 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	}
 
 	notes := []string{visibilityNote}
+	if source.Snapshot {
+		notes = append(notes, snapshotNote(source))
+	}
 	if deferred {
 		notes = append(notes, resolveTargets(ctx, c, s, q.access, q.filter)...)
 		for _, m := range pending {

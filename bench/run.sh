@@ -10,13 +10,20 @@
 #                                    # v2.8.0 handlers (integration/; the first
 #                                    # build of those takes minutes)
 #   GOBENCH=0 bench/run.sh           # skip the Go benchmarks
+#   SCALE=0 bench/run.sh             # skip the large instances (300,000 tokens,
+#                                    # 10,000 all-access, 100,000; a few minutes)
 #   BENCHTIME=2s bench/run.sh        # longer Go benchmarks (default 500ms)
 #
 # Measured (bench/measure): start-up to the answer to initialize against a
 # minimal mcp-go server (bench/baseline), alternating, RSS from
 # /proc/<pid>/status (VmRSS, VmHWM), list_tokens against a local stand-in
 # InfluxDB (bench/standin) next to a bare GET of the same URL, 10,000 tokens
-# with three permissions each, and the size of a page of 50.
+# with three permissions each, and the size of a page of 50; an audit session
+# (the audit_tokens prompt's calls) with the token list shared and not, with
+# the lists it fetched; 300,000 tokens, 10,000 all-access tokens, access
+# questions and a deep page at 100,000 and 8 concurrent access questions,
+# each against a bare GET of the same body (the floor). With REAL=1 also an
+# audit session against the real handlers.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,7 +50,7 @@ echo "binary size: influx-token-mcp $(($(stat -c %s "$tmp/influx-token-mcp") / 1
 echo
 
 "$tmp/measure" -server "$tmp/influx-token-mcp" -baseline "$tmp/baseline" -standin "$tmp/standin" \
-	-runs "${RUNS:-15}" -calls "${CALLS:-30}" "${real[@]}"
+	-runs "${RUNS:-15}" -calls "${CALLS:-30}" -scale="$([ "${SCALE:-1}" != 0 ] && echo true || echo false)" "${real[@]}"
 
 if [ "${GOBENCH:-1}" != 0 ]; then
 	echo

@@ -28,6 +28,7 @@ const benchToken = "bench-operator-token"
 type config struct {
 	server, baseline, standin, real string
 	runs, calls, big                int
+	scale                           bool
 }
 
 func main() {
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&c.calls, "calls", 30, "calls per latency measurement")
 	flag.IntVar(&c.big, "big", 10000, "tokens in the large case")
 	flag.StringVar(&c.real, "real", "", "integration/cmd/influx-testserver binary: also time calls against the real InfluxDB handlers")
+	flag.BoolVar(&c.scale, "scale", true, "measure large instances (300,000 tokens, 10,000 all-access, 100,000) and an audit session")
 	flag.Parse()
 	if c.server == "" || c.baseline == "" || c.standin == "" {
 		fmt.Fprintln(os.Stderr, "measure: -server, -baseline and -standin are required")
@@ -74,12 +76,24 @@ func run(c config) error {
 			return err
 		}
 		err = perCall(c, host, token, "seeded fixtures, real InfluxDB v2.8.0 handlers (integration/testserver)")
+		if err == nil {
+			err = realSession(c, host, token)
+		}
 		stop()
 		if err != nil {
 			return err
 		}
 	}
-	return largeList(c, big)
+	if err := largeList(c, big); err != nil {
+		return err
+	}
+	if err := auditSession(c, big); err != nil {
+		return err
+	}
+	if c.scale {
+		return scale(c)
+	}
+	return nil
 }
 
 // startup starts the baseline and the server alternately, c.runs times each.
@@ -370,8 +384,8 @@ type standin struct {
 	url string
 }
 
-func startStandin(bin string, n int) (*standin, error) {
-	cmd := exec.Command(bin, "-n", strconv.Itoa(n))
+func startStandin(bin string, n int, flags ...string) (*standin, error) {
+	cmd := exec.Command(bin, append([]string{"-n", strconv.Itoa(n)}, flags...)...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -422,8 +436,13 @@ func get(hc *http.Client, host, token string) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
-func (s *standin) requests() (int, error) {
-	resp, err := http.Get(s.url + "/bench/requests")
+func (s *standin) requests() (int, error) { return s.counter("requests") }
+
+// lists is how many token lists the stand-in has served.
+func (s *standin) lists() (int, error) { return s.counter("lists") }
+
+func (s *standin) counter(name string) (int, error) {
+	resp, err := http.Get(s.url + "/bench/" + name)
 	if err != nil {
 		return 0, err
 	}

@@ -6,17 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
-	"unsafe"
 )
 
 // DefaultCacheBudget bounds the memory all token-list snapshots together
 // may hold. A list past it is not kept: calls over it stream from InfluxDB
-// as they would without a cache. It is small enough that trying to keep a
-// huge list and giving up costs little next to streaming it.
-const DefaultCacheBudget = 16 << 20
+// as they would without a cache. 8 MiB holds about 45,000 tokens of three
+// permissions (compactList); it is small so that trying to keep a huge list
+// and giving up adds little to the memory of streaming it.
+const DefaultCacheBudget = 8 << 20
 
 // ListCache keeps recent token lists in memory, so that the many questions
 // of one audit cost one request to InfluxDB, and bounds how many lists are
@@ -42,12 +41,13 @@ type listKey struct {
 	filter  ListFilter
 }
 
-// snapshot is one token list as InfluxDB returned it. A snapshot with
-// tooBig set holds nothing: it marks a list past the budget until it
-// expires, so that calls stream it without trying to keep it again.
+// snapshot is one token list as InfluxDB returned it, held compactly (see
+// compactList). A snapshot with tooBig set holds nothing: it marks a list
+// past the budget until it expires, so that calls stream it without trying
+// to keep it again.
 type snapshot struct {
 	listedAt time.Time
-	chunks   [][]Authorization
+	list     *compactList
 	size     int64
 	tooBig   bool
 }
@@ -121,7 +121,7 @@ func WithListSource(ctx context.Context, src *ListSource) context.Context {
 // ListAuthorizations hands fn every token of the list for f, from a
 // snapshot at most TTL old when there is one and it fits the budget, else
 // streamed from InfluxDB. Calls that ask for the same list at the same time
-// share one request. fn must not modify the authorizations: they are shared.
+// share one request. fn gets a fresh Authorization each time and may keep it.
 func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*Authorization) error) error {
 	if c.cache.ttl <= 0 {
 		return c.stream(ctx, f, fn)
@@ -142,17 +142,12 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 		return err
 	}
 	defer c.cache.release()
-	for _, chunk := range snap.chunks {
+	return snap.list.each(func(a *Authorization) error {
 		if err := ctx.Err(); err != nil {
 			return &TransportError{Host: c.base.Host, Err: err}
 		}
-		for i := range chunk {
-			if err := fn(&chunk[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return fn(a)
+	})
 }
 
 // stream is the uncached list, within the bound on lists at once.
@@ -173,19 +168,11 @@ func (c *CachedClient) fetch(ctx context.Context, f ListFilter) (*snapshot, erro
 		return nil, err
 	}
 	defer c.cache.release()
-	snap := &snapshot{listedAt: c.cache.now()}
-	in := newInterner()
-	const chunkLen = 1024 // chunks, not one growing slice, so the list is never copied
+	snap := &snapshot{listedAt: c.cache.now(), list: newCompactList()}
 	overBudget := false
 	err := c.Client.ListAuthorizations(ctx, f, func(a *Authorization) error {
-		if n := len(snap.chunks); n == 0 || len(snap.chunks[n-1]) == chunkLen {
-			snap.chunks = append(snap.chunks, make([]Authorization, 0, chunkLen))
-			snap.size += chunkLen * int64(unsafe.Sizeof(Authorization{}))
-		}
-		last := &snap.chunks[len(snap.chunks)-1]
-		*last = append(*last, in.compact(a))
-		snap.size += int64(len(a.ID) + len(a.Description))
-		if snap.size+in.size > c.cache.budget {
+		snap.list.add(a)
+		if snap.list.size > c.cache.budget {
 			overBudget = true
 			return errOverBudget
 		}
@@ -197,7 +184,8 @@ func (c *CachedClient) fetch(ctx context.Context, f ListFilter) (*snapshot, erro
 	if err != nil {
 		return nil, err
 	}
-	snap.size += in.size
+	snap.list.done()
+	snap.size = snap.list.size
 	return snap, nil
 }
 
@@ -294,64 +282,3 @@ func (c *CachedClient) acquire(ctx context.Context) error {
 }
 
 func (lc *ListCache) release() { <-lc.slots }
-
-// interner makes a list compact: the names, IDs and permission lists that
-// many tokens repeat (orgs, users, buckets, all-access permission sets) are
-// held once. size estimates the bytes it holds.
-type interner struct {
-	strs  map[string]string
-	perms map[string][]Permission
-	key   strings.Builder
-	size  int64
-}
-
-func newInterner() *interner {
-	return &interner{strs: map[string]string{}, perms: map[string][]Permission{}}
-}
-
-func (in *interner) str(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := in.strs[s]; ok {
-		return v
-	}
-	s = strings.Clone(s)
-	in.strs[s] = s
-	in.size += int64(len(s)) + 48 // the string and its map entry
-	return s
-}
-
-// compact returns a with repeated strings and permission lists shared.
-func (in *interner) compact(a *Authorization) Authorization {
-	out := *a
-	out.ID, out.Description = strings.Clone(a.ID), strings.Clone(a.Description)
-	out.Status, out.OrgID, out.Org = in.str(a.Status), in.str(a.OrgID), in.str(a.Org)
-	out.UserID, out.User = in.str(a.UserID), in.str(a.User)
-	out.CreatedAt, out.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-
-	in.key.Reset()
-	for _, p := range a.Permissions {
-		r := p.Resource
-		for _, s := range []string{p.Action, r.Type, r.ID, r.Name, r.OrgID, r.Org} {
-			in.key.WriteString(s)
-			in.key.WriteByte(0)
-		}
-	}
-	if ps, ok := in.perms[in.key.String()]; ok {
-		out.Permissions = ps
-		return out
-	}
-	ps := make([]Permission, len(a.Permissions))
-	for i, p := range a.Permissions {
-		r := p.Resource
-		ps[i] = Permission{Action: in.str(p.Action), Resource: Resource{
-			Type: in.str(r.Type), ID: in.str(r.ID), Name: in.str(r.Name), OrgID: in.str(r.OrgID), Org: in.str(r.Org),
-		}}
-	}
-	key := in.key.String()
-	in.perms[key] = ps
-	in.size += int64(len(key)) + 48 + int64(len(ps))*int64(unsafe.Sizeof(Permission{}))
-	out.Permissions = ps
-	return out
-}

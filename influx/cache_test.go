@@ -1,17 +1,21 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/tokenaudit/influx-token-mcp/bench/fixture"
 )
 
 // listServer answers every token list with two tokens and counts the
@@ -192,29 +196,73 @@ func TestListCacheSharedFetchCancellation(t *testing.T) {
 	<-errs
 }
 
-// The snapshot is compact: tokens that repeat names and permission sets
-// share them, and the times are kept as instants.
+// The snapshot is compact: tokens that repeat names and permissions share
+// them, and each call gets tokens of its own.
 func TestListCacheSnapshotIsCompact(t *testing.T) {
 	ls := newListServer(t)
 	lc := NewListCache(time.Hour, 0)
 	c := ls.client(t, lc, "tok")
 	var got []*Authorization
-	if err := c.ListAuthorizations(t.Context(), ListFilter{}, func(a *Authorization) error {
-		got = append(got, a)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := c.ListAuthorizations(t.Context(), ListFilter{}, func(a *Authorization) error {
+			got = append(got, a)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if len(got) != 2 {
-		t.Fatalf("%d tokens", len(got))
+	if len(got) != 4 || ls.count("tok") != 1 {
+		t.Fatalf("%d tokens from %d requests", len(got), ls.count("tok"))
 	}
-	if &got[0].Permissions[0] != &got[1].Permissions[0] {
-		t.Error("equal permission lists are not shared")
+	if unsafe.StringData(got[0].Org) != unsafe.StringData(got[1].Org) ||
+		unsafe.StringData(got[0].Permissions[0].Resource.Org) != unsafe.StringData(got[1].Permissions[0].Resource.Org) {
+		t.Error("equal names are not shared")
 	}
-	if unsafe.StringData(got[0].Org) != unsafe.StringData(got[1].Org) {
-		t.Error("equal org names are not shared")
+	if got[0] == got[2] || &got[0].Permissions[0] == &got[2].Permissions[0] {
+		t.Error("two calls got the same token object")
+	}
+	got[0].Permissions[0].Action = "write" // a caller's change stays its own
+	if got[2].Permissions[0].Action != "read" {
+		t.Error("a change to one call's token shows in another's")
 	}
 	if want := time.Date(2025, 1, 1, 22, 0, 0, 0, time.UTC); !got[1].CreatedAt.Equal(want) {
 		t.Errorf("createdAt %s, want %s", got[1].CreatedAt, want)
 	}
+}
+
+// A compact list of 10,000 benchmark tokens holds far less than the decoded
+// tokens, and its size estimate, which the budget counts, is close to what
+// it holds.
+func TestCompactListSize(t *testing.T) {
+	var decoded []*Authorization
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	h0 := heap()
+	if err := decodeList(bytes.NewReader(fixture.List(10000)), "authorizations", func(a *Authorization) error {
+		decoded = append(decoded, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h1 := heap()
+	l := newCompactList()
+	for _, a := range decoded {
+		l.add(a)
+	}
+	l.done()
+	h2 := heap()
+	runtime.KeepAlive(decoded)
+	asDecoded, compact := int64(h1-h0), int64(h2-h1)
+	t.Logf("10,000 tokens: decoded %d bytes, compact %d, estimated %d", asDecoded, compact, l.size)
+	if compact*2 > asDecoded {
+		t.Errorf("the compact list holds %d bytes, the decoded tokens %d: want at most half", compact, asDecoded)
+	}
+	if l.size < compact*3/4 || l.size > compact*2 {
+		t.Errorf("estimated %d bytes, holds %d", l.size, compact)
+	}
+	runtime.KeepAlive(l)
 }

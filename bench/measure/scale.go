@@ -126,58 +126,44 @@ func realSession(c config, host, token string) error {
 	return nil
 }
 
-// scale measures the large instances, each call kind in a fresh process,
-// against a bare GET of the same body.
-func scale(c config) error {
-	fmt.Println("== Large instances: each call kind in a fresh process (default settings); floor = bare GET of the same body")
-	for _, inst := range []struct {
-		n     int
-		flags []string
-		what  string
-		calls []string
-	}{
-		{300000, nil, "300,000 tokens, 3 permissions each", []string{`{}`, `{"limit":0}`}},
-		{10000, []string{"-allaccess"}, "10,000 all-access tokens", []string{`{}`, `{"limit":0}`, `{"action":"write","resourceType":"buckets","resourceName":"bucket3"}`}},
-		{100000, nil, "100,000 tokens, 3 permissions each", []string{
-			`{"action":"write","resourceType":"buckets","resourceName":"bucket3"}`,
-			`{"resourceType":"buckets","resourceID":"0c00000000000022"}`,
-			`{"offset":99950}`,
-		}},
-	} {
-		s, err := startStandin(c.standin, inst.n, inst.flags...)
+// manyTokens measures the calls that once kept every candidate token
+// (access to one named resource, a deep page) and 8 concurrent access
+// questions, each kind in a fresh process, next to a bare GET.
+func manyTokens(c config) error {
+	if c.many == 0 {
+		return nil
+	}
+	s, err := startStandin(c.standin, c.many)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	hc := &http.Client{}
+	var tGet []float64
+	size := 0
+	for range 3 {
+		t0 := time.Now()
+		b, err := s.get(hc)
 		if err != nil {
 			return err
 		}
-		hc := &http.Client{}
-		var tGet []float64
-		size := 0
-		for range 3 {
-			t0 := time.Now()
-			b, err := s.get(hc)
-			if err != nil {
-				s.stop()
-				return err
-			}
-			tGet = append(tGet, ms(time.Since(t0)))
-			size = len(b)
+		tGet, size = append(tGet, ms(time.Since(t0))), len(b)
+	}
+	floor := median(tGet)
+	fmt.Printf("== %d tokens with 3 permissions each (%.0f MB of JSON), each call kind in a fresh process; bare GET %.0f ms\n", c.many, mb(size), floor)
+	for _, args := range []string{
+		`{"action":"write","resourceType":"buckets","resourceName":"bucket3"}`,
+		`{"resourceType":"buckets","resourceID":"0c00000000000022"}`,
+		fmt.Sprintf(`{"offset":%d}`, c.many-50),
+	} {
+		d, hwm, _, err := oneQuery(c.server, s, args, 3)
+		if err != nil {
+			return err
 		}
-		floor := median(tGet)
-		fmt.Printf("%s (%.0f MB of JSON), bare GET %.1f ms:\n", inst.what, mb(size), floor)
-		for _, args := range inst.calls {
-			d, hwm, _, err := oneQuery(c.server, s, args, 3)
-			if err != nil {
-				fmt.Printf("  %-70s failed: %.160s\n", args, err)
-				continue
-			}
-			fmt.Printf("  %-70s %8.1f ms (%.2fx the GET), peak RSS %.1f MB\n", args, d, d/floor, hwm)
-		}
-		if inst.n == 100000 {
-			if err := concurrent(c, s, floor); err != nil {
-				s.stop()
-				return err
-			}
-		}
-		s.stop()
+		fmt.Printf("  %-70s %7.0f ms (%.1fx the GET), peak RSS %.1f MB (target 48 MB)\n", args, d, d/floor, hwm)
+	}
+	if err := concurrent(c, s, floor); err != nil {
+		return err
 	}
 	fmt.Println()
 	return nil
@@ -213,7 +199,7 @@ func concurrent(c config, s *standin, floor float64) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  8 concurrent access questions, INFLUX_CACHE_TTL=%-14s %8.1f ms (%.2fx one GET), peak RSS %.1f MB, %d lists fetched, %d tool errors\n",
+		fmt.Printf("  8 concurrent access questions, INFLUX_CACHE_TTL=%-14s %7.0f ms (%.1fx one GET), peak RSS %.1f MB (target 96 MB), %d lists fetched, %d tool errors\n",
 			ttl, ms(d), ms(d)/floor, hwm, after-before, errs)
 	}
 	return nil

@@ -196,7 +196,7 @@ func (c *CachedClient) fetch(ctx context.Context, f ListFilter) (*snapshot, erro
 func (lc *ListCache) snapshot(ctx context.Context, host string, key listKey, fetch func(context.Context) (*snapshot, error)) (*snapshot, error) {
 	lc.mu.Lock()
 	if s, ok := lc.kept[key]; ok {
-		if lc.now().Sub(s.listedAt) < lc.ttl {
+		if lc.now().Sub(s.listedAt) < lc.lifetime(s) {
 			lc.mu.Unlock()
 			return s, nil
 		}
@@ -245,7 +245,7 @@ func (lc *ListCache) snapshot(ctx context.Context, host string, key listKey, fet
 func (lc *ListCache) keep(key listKey, s *snapshot) {
 	now := lc.now()
 	for k, old := range lc.kept {
-		if now.Sub(old.listedAt) >= lc.ttl {
+		if now.Sub(old.listedAt) >= lc.lifetime(old) {
 			lc.drop(k)
 		}
 	}
@@ -263,6 +263,16 @@ func (lc *ListCache) keep(key listKey, s *snapshot) {
 		lc.kept[key] = s
 		lc.used += s.size
 	}
+}
+
+// lifetime is how long s is used: the TTL, or for a list past the budget
+// ten times that (at least 5 minutes), since each try to keep it reads
+// InfluxDB's list up to the budget for nothing.
+func (lc *ListCache) lifetime(s *snapshot) time.Duration {
+	if s.tooBig {
+		return max(10*lc.ttl, 5*time.Minute)
+	}
+	return lc.ttl
 }
 
 func (lc *ListCache) drop(key listKey) {

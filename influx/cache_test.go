@@ -266,3 +266,27 @@ func TestCompactListSize(t *testing.T) {
 	}
 	runtime.KeepAlive(l)
 }
+
+// A list past the budget is streamed to every call, and tried again only
+// after ten TTLs.
+func TestListCachePastTheBudget(t *testing.T) {
+	ls := newListServer(t)
+	lc := NewListCache(30*time.Second, 500)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lc.now = func() time.Time { return now }
+	c := ls.client(t, lc, "tok")
+	for _, step := range []struct {
+		advance time.Duration
+		want    int64
+	}{{0, 2}, {time.Minute, 3}, {3*time.Minute + 59*time.Second, 4}, {time.Second, 6}} {
+		now = now.Add(step.advance)
+		var src ListSource
+		ids, err := listIDs(t, WithListSource(t.Context(), &src), c, ListFilter{})
+		if err != nil || len(ids) != 2 || src.Snapshot {
+			t.Errorf("got %v, %v, source %+v; want both tokens, streamed", ids, err, src)
+		}
+		if n := ls.count("tok"); n != step.want {
+			t.Errorf("after %s: %d requests, want %d", step.advance, n, step.want)
+		}
+	}
+}

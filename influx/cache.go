@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -18,14 +17,12 @@ import (
 const DefaultCacheBudget = 8 << 20
 
 // ListCache keeps recent token lists in memory, so that the many questions
-// of one audit cost one request to InfluxDB, and bounds how many lists are
-// decoded and filtered at once. It is safe for concurrent use; wrap each
-// Client with Client.
+// of one audit cost one request to InfluxDB. It is safe for concurrent use;
+// wrap each Client with Client.
 type ListCache struct {
 	ttl    time.Duration
 	budget int64
 	now    func() time.Time
-	slots  chan struct{} // one per list being decoded or filtered
 
 	mu       sync.Mutex
 	kept     map[listKey]*snapshot
@@ -67,12 +64,8 @@ func NewListCache(ttl time.Duration, budget int64) *ListCache {
 	if budget <= 0 {
 		budget = DefaultCacheBudget
 	}
-	// Decoding is CPU-bound and a list being filtered holds memory, so as
-	// many run at once as there are cores, at least 2 and at most 4.
-	slots := min(max(runtime.GOMAXPROCS(0), 2), 4)
 	return &ListCache{
 		ttl: ttl, budget: budget, now: time.Now,
-		slots:    make(chan struct{}, slots),
 		kept:     map[listKey]*snapshot{},
 		inflight: map[listKey]*listFetch{},
 	}
@@ -138,10 +131,6 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 	if src, ok := ctx.Value(listSourceKey{}).(*ListSource); ok {
 		*src = ListSource{Snapshot: true, ListedAt: snap.listedAt, TTL: c.cache.ttl}
 	}
-	if err := c.acquire(ctx); err != nil {
-		return err
-	}
-	defer c.cache.release()
 	return snap.list.each(func(a *Authorization) error {
 		if err := ctx.Err(); err != nil {
 			return &TransportError{Host: c.base.Host, Err: err}
@@ -150,12 +139,8 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 	})
 }
 
-// stream is the uncached list, within the bound on lists at once.
+// stream is the list straight from InfluxDB.
 func (c *CachedClient) stream(ctx context.Context, f ListFilter, fn func(*Authorization) error) error {
-	if err := c.acquire(ctx); err != nil {
-		return err
-	}
-	defer c.cache.release()
 	return c.Client.ListAuthorizations(ctx, f, fn)
 }
 
@@ -164,10 +149,6 @@ var errOverBudget = errors.New("token list larger than the cache budget")
 // fetch asks InfluxDB for the list and keeps it compactly, or gives up once
 // it passes the budget.
 func (c *CachedClient) fetch(ctx context.Context, f ListFilter) (*snapshot, error) {
-	if err := c.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer c.cache.release()
 	snap := &snapshot{listedAt: c.cache.now(), list: newCompactList()}
 	overBudget := false
 	err := c.Client.ListAuthorizations(ctx, f, func(a *Authorization) error {
@@ -279,16 +260,3 @@ func (lc *ListCache) drop(key listKey) {
 	lc.used -= lc.kept[key].size
 	delete(lc.kept, key)
 }
-
-// acquire waits for a slot; giving up is a cancellation like one during
-// the request.
-func (c *CachedClient) acquire(ctx context.Context) error {
-	select {
-	case c.cache.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return &TransportError{Host: c.base.Host, Err: ctx.Err()}
-	}
-}
-
-func (lc *ListCache) release() { <-lc.slots }

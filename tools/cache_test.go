@@ -3,6 +3,7 @@ package tools
 import (
 	"net/http"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -186,4 +187,48 @@ func TestListPastTheBudgetStreams(t *testing.T) {
 // newFakeLike serves the same data as f from a server of its own.
 func newFakeLike(f *fakeInflux) *fakeInflux {
 	return &fakeInflux{orgs: f.orgs, users: f.users, buckets: f.buckets, auths: f.auths}
+}
+
+// Only a few list_tokens calls run at once, whatever the client sends: each
+// reads the whole list and may hold part of it.
+func TestListCallsAtOnceAreBounded(t *testing.T) {
+	fake := generatedWorld(200).start(t)
+	var mu sync.Mutex
+	inflight, most := 0, 0
+	all := make(chan struct{})
+	fake.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != listPath {
+			return false
+		}
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		if inflight == 6 {
+			close(all)
+		}
+		mu.Unlock()
+		// Hold the request until every call is at InfluxDB, or a while
+		// has passed: without a bound, all six would be.
+		select {
+		case <-all:
+		case <-time.After(300 * time.Millisecond):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		return false
+	})
+	h := newHarness(t, fake, Settings{})
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if res := h.call(t, "list_tokens", map[string]any{"offset": i}); res.IsError {
+				t.Errorf("call %d: %s", i, text(t, res))
+			}
+		})
+	}
+	wg.Wait()
+	if bound := min(max(runtime.GOMAXPROCS(0), 2), 4); most > bound || len(fake.requestsTo(listPath)) != 6 {
+		t.Errorf("%d list requests at once (of %d), want at most %d", most, len(fake.requestsTo(listPath)), bound)
+	}
 }

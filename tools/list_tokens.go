@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -69,7 +70,18 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 		readOnly("List InfluxDB tokens"),
 		nonNullable(),
 	)
+	// A call reads the whole list and may hold part of it until it answers,
+	// so only as many run at once as there are cores, at least 2 and at
+	// most 4; that bounds memory and CPU, and waiting costs little next to
+	// the InfluxDB request that a shared list saves.
+	slots := make(chan struct{}, min(max(runtime.GOMAXPROCS(0), 2), 4))
 	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in ListTokensInput) (*mcp.CallToolResult, error) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return mcp.NewToolResultError("The call was cancelled while it waited for other list_tokens calls to finish."), nil
+		}
 		return listTokens(ctx, c, s, in), nil
 	})}
 }

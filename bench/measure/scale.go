@@ -170,37 +170,48 @@ func manyTokens(c config) error {
 }
 
 // concurrent sends 8 different access questions at once to one process,
-// with the token list shared (default) and not (INFLUX_CACHE_TTL=0).
+// with the token list shared (default) and not (INFLUX_CACHE_TTL=0): access
+// to 8 named buckets, and 8 type-wide access questions.
 func concurrent(c config, s *standin, floor float64) error {
-	var calls []string
+	var named, typeWide []string
 	for b := range 8 {
-		calls = append(calls, fmt.Sprintf(`{"action":"write","resourceType":"buckets","resourceName":"bucket%d"}`, b))
+		named = append(named, fmt.Sprintf(`{"action":"write","resourceType":"buckets","resourceName":"bucket%d"}`, b))
 	}
-	for _, ttl := range []string{"30s (default)", "0"} {
-		env := s.env()
-		if ttl == "0" {
-			env = append(env, "INFLUX_CACHE_TTL=0")
+	for _, typ := range []string{"buckets", "dashboards", "tasks", "authorizations"} {
+		for _, action := range []string{"read", "write"} {
+			typeWide = append(typeWide, fmt.Sprintf(`{"action":%q,"resourceType":%q}`, action, typ))
 		}
-		p, err := spawn(c.server, env)
-		if err != nil {
-			return err
-		}
-		if err := p.initialize(); err != nil {
+	}
+	for _, set := range []struct {
+		what  string
+		calls []string
+	}{{"named buckets", named}, {"type-wide", typeWide}} {
+		for _, ttl := range []string{"30s (default)", "0"} {
+			env := s.env()
+			if ttl == "0" {
+				env = append(env, "INFLUX_CACHE_TTL=0")
+			}
+			p, err := spawn(c.server, env)
+			if err != nil {
+				return err
+			}
+			if err := p.initialize(); err != nil {
+				p.close()
+				return err
+			}
+			before, _ := s.lists()
+			t0 := time.Now()
+			errs, err := p.callAll("list_tokens", set.calls)
+			d := time.Since(t0)
+			after, _ := s.lists()
+			hwm, _ := p.status("VmHWM")
 			p.close()
-			return err
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  8 concurrent access questions (%s), INFLUX_CACHE_TTL=%-14s %7.0f ms (%.1fx one GET), peak RSS %.1f MB (target 96 MB), %d lists fetched, %d tool errors\n",
+				set.what, ttl, ms(d), ms(d)/floor, hwm, after-before, errs)
 		}
-		before, _ := s.lists()
-		t0 := time.Now()
-		errs, err := p.callAll("list_tokens", calls)
-		d := time.Since(t0)
-		after, _ := s.lists()
-		hwm, _ := p.status("VmHWM")
-		p.close()
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  8 concurrent access questions, INFLUX_CACHE_TTL=%-14s %7.0f ms (%.1fx one GET), peak RSS %.1f MB (target 96 MB), %d lists fetched, %d tool errors\n",
-			ttl, ms(d), ms(d)/floor, hwm, after-before, errs)
 	}
 	return nil
 }

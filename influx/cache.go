@@ -28,7 +28,6 @@ type ListCache struct {
 	kept     map[listKey]*snapshot
 	inflight map[listKey]*listFetch
 	used     int64 // bytes of the snapshots in kept
-	fetches  int   // requests for token lists made by snapshots, for tests
 }
 
 // listKey is one InfluxDB list query as one identity sees it. account is a
@@ -71,16 +70,6 @@ func NewListCache(ttl time.Duration, budget int64) *ListCache {
 	}
 }
 
-// TTL is how long a list is reused.
-func (lc *ListCache) TTL() time.Duration { return lc.ttl }
-
-// Fetches is how many token lists the cache has asked InfluxDB for.
-func (lc *ListCache) Fetches() int {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	return lc.fetches
-}
-
 // Client returns c with ListAuthorizations answered from this cache. The
 // other methods, get_token's included, always ask InfluxDB.
 func (lc *ListCache) Client(c *Client) *CachedClient {
@@ -117,7 +106,7 @@ func WithListSource(ctx context.Context, src *ListSource) context.Context {
 // share one request. fn gets a fresh Authorization each time and may keep it.
 func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*Authorization) error) error {
 	if c.cache.ttl <= 0 {
-		return c.stream(ctx, f, fn)
+		return c.Client.ListAuthorizations(ctx, f, fn)
 	}
 	snap, err := c.cache.snapshot(ctx, c.base.Host, listKey{c.account, f}, func(ctx context.Context) (*snapshot, error) {
 		return c.fetch(ctx, f)
@@ -126,7 +115,7 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 		return err
 	}
 	if snap.tooBig {
-		return c.stream(ctx, f, fn)
+		return c.Client.ListAuthorizations(ctx, f, fn)
 	}
 	if src, ok := ctx.Value(listSourceKey{}).(*ListSource); ok {
 		*src = ListSource{Snapshot: true, ListedAt: snap.listedAt, TTL: c.cache.ttl}
@@ -137,11 +126,6 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 		}
 		return fn(a)
 	})
-}
-
-// stream is the list straight from InfluxDB.
-func (c *CachedClient) stream(ctx context.Context, f ListFilter, fn func(*Authorization) error) error {
-	return c.Client.ListAuthorizations(ctx, f, fn)
 }
 
 var errOverBudget = errors.New("token list larger than the cache budget")
@@ -188,7 +172,6 @@ func (lc *ListCache) snapshot(ctx context.Context, host string, key listKey, fet
 		fetchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &listFetch{done: make(chan struct{}), cancel: cancel}
 		lc.inflight[key] = f
-		lc.fetches++
 		go func() {
 			defer cancel()
 			f.snap, f.err = fetch(fetchCtx)

@@ -469,22 +469,24 @@ func newHarness(t *testing.T, fake *fakeInflux, settings Settings) *harness {
 
 func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings) *harness {
 	t.Helper()
-	return newHarnessWith(t, host, fake, settings, nil)
+	return newHarnessWith(t, host, fake, settings, 5*time.Second, nil)
 }
 
 // newCachedHarness is newHarness with the token list shared through lists,
-// as main.go runs the tools.
+// as main.go runs the tools. Its requests may take a minute: its tests read
+// 10,000 tokens, which takes seconds under the race detector on a busy
+// machine.
 func newCachedHarness(t *testing.T, fake *fakeInflux, settings Settings, lists *influx.ListCache) *harness {
 	t.Helper()
-	return newHarnessWith(t, fake.srv.URL, fake, settings, func(c *influx.Client) Client { return lists.Client(c) })
+	return newHarnessWith(t, fake.srv.URL, fake, settings, time.Minute, func(c *influx.Client) Client { return lists.Client(c) })
 }
 
 // newHarnessWith serves the tools against host through wrap(client), or the
-// bare client when wrap is nil.
-func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settings, wrap func(*influx.Client) Client) *harness {
+// bare client when wrap is nil, with timeout for each request.
+func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settings, timeout time.Duration, wrap func(*influx.Client) Client) *harness {
 	t.Helper()
 	client, err := influx.New(influx.Options{
-		Host: host, Token: configuredToken, Timeout: 5 * time.Second,
+		Host: host, Token: configuredToken, Timeout: timeout,
 		UserAgent: "influx-token-mcp/test",
 		Retry:     influx.RetryPolicy{MaxAttempts: 1},
 	})
@@ -495,7 +497,7 @@ func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settin
 		settings.Host = host
 	}
 	if settings.Timeout == 0 {
-		settings.Timeout = 5 * time.Second
+		settings.Timeout = timeout
 	}
 	h := &harness{fake: fake, logs: &syncBuffer{}, secrets: []string{configuredToken}}
 	if fake != nil {

@@ -48,12 +48,43 @@ type snapshot struct {
 	tooBig   bool
 }
 
+// listFetch is one request for a token list that calls share. The call
+// that starts it (the lead) gets every token as it streams, so that it need
+// not read the list again, whether or not the list can be kept; the others
+// wait until it is known whether it can.
 type listFetch struct {
-	done    chan struct{}
-	snap    *snapshot
-	err     error
-	waiters int // calls waiting for it, under ListCache.mu
-	cancel  context.CancelFunc
+	decided   chan struct{} // closed once snap or err is set
+	done      chan struct{} // closed once the request has ended
+	snap      *snapshot
+	err       error
+	streamErr error // the request's own outcome, for the lead
+	waiters   int   // calls waiting for it, under ListCache.mu
+	cancel    context.CancelFunc
+
+	leadMu  sync.Mutex
+	lead    func(*Authorization) error // nil once the lead has gone or failed
+	leadErr error
+}
+
+// feed hands a to the lead, if it is still there, and says whether it is.
+func (f *listFetch) feed(a *Authorization) bool {
+	f.leadMu.Lock()
+	defer f.leadMu.Unlock()
+	if f.lead == nil {
+		return false
+	}
+	if err := f.lead(a); err != nil {
+		f.leadErr, f.lead = err, nil
+		return false
+	}
+	return true
+}
+
+// detach stops feeding the lead; a token being fed is finished first.
+func (f *listFetch) detach() {
+	f.leadMu.Lock()
+	f.lead = nil
+	f.leadMu.Unlock()
 }
 
 // NewListCache returns a cache that reuses a list for ttl (0 turns reuse
@@ -108,13 +139,13 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 	if c.cache.ttl <= 0 {
 		return c.Client.ListAuthorizations(ctx, f, fn)
 	}
-	snap, err := c.cache.snapshot(ctx, c.base.Host, listKey{c.account, f}, func(ctx context.Context) (*snapshot, error) {
-		return c.fetch(ctx, f)
-	})
-	if err != nil {
+	snap, led, err := c.cache.snapshot(ctx, c.base.Host, listKey{c.account, f}, c.fetch, fn)
+	switch {
+	case err != nil:
 		return err
-	}
-	if snap.tooBig {
+	case led: // fn had every token as the list streamed
+		return nil
+	case snap.tooBig:
 		return c.Client.ListAuthorizations(ctx, f, fn)
 	}
 	if src, ok := ctx.Value(listSourceKey{}).(*ListSource); ok {
@@ -128,79 +159,116 @@ func (c *CachedClient) ListAuthorizations(ctx context.Context, f ListFilter, fn 
 	})
 }
 
-var errOverBudget = errors.New("token list larger than the cache budget")
+var errNobodyLeft = errors.New("nobody waits for this token list")
 
-// fetch asks InfluxDB for the list and keeps it compactly, or gives up once
-// it passes the budget.
-func (c *CachedClient) fetch(ctx context.Context, f ListFilter) (*snapshot, error) {
-	snap := &snapshot{listedAt: c.cache.now(), list: newCompactList()}
-	overBudget := false
-	err := c.Client.ListAuthorizations(ctx, f, func(a *Authorization) error {
-		snap.list.add(a)
-		if snap.list.size > c.cache.budget {
-			overBudget = true
-			return errOverBudget
+// fetch asks InfluxDB for the list, feeding the lead and keeping the list
+// compactly until it passes the budget; past it, the list goes on streaming
+// to the lead only.
+func (c *CachedClient) fetch(ctx context.Context, key listKey, f *listFetch) {
+	listedAt := c.cache.now()
+	list := newCompactList()
+	err := c.Client.ListAuthorizations(ctx, key.filter, func(a *Authorization) error {
+		if list != nil {
+			list.add(a)
+			if list.size > c.cache.budget {
+				list = nil // the others stream it themselves
+				c.cache.decide(key, f, &snapshot{listedAt: listedAt, tooBig: true}, nil)
+			}
+		}
+		if !f.feed(a) && list == nil {
+			return errNobodyLeft
 		}
 		return nil
 	})
-	if overBudget {
-		return &snapshot{listedAt: snap.listedAt, tooBig: true}, nil
+	if list != nil {
+		if err != nil {
+			c.cache.decide(key, f, nil, err)
+		} else {
+			list.done()
+			c.cache.decide(key, f, &snapshot{listedAt: listedAt, list: list, size: list.size}, nil)
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	snap.list.done()
-	snap.size = snap.list.size
-	return snap, nil
+	f.streamErr = err
+	close(f.done)
 }
 
-// snapshot returns the list for key: a kept one not older than the TTL,
-// else the one a call in flight is fetching, else a new one from fetch.
-// The fetch runs on its own and stops only when every call waiting for it
-// has given up, so one cancelled call does not fail the others.
-func (lc *ListCache) snapshot(ctx context.Context, host string, key listKey, fetch func(context.Context) (*snapshot, error)) (*snapshot, error) {
+// snapshot returns the list for key: a kept one not older than the TTL, else
+// the one a call in flight is fetching, else a new one from fetch, which
+// feeds fn as it streams (led is then true and fn has had every token). The
+// request stops only when every call waiting for it has given up, so one
+// cancelled call does not fail the others.
+func (lc *ListCache) snapshot(ctx context.Context, host string, key listKey,
+	fetch func(context.Context, listKey, *listFetch), fn func(*Authorization) error) (snap *snapshot, led bool, err error) {
 	lc.mu.Lock()
 	if s, ok := lc.kept[key]; ok {
 		if lc.now().Sub(s.listedAt) < lc.lifetime(s) {
 			lc.mu.Unlock()
-			return s, nil
+			return s, false, nil
 		}
 		lc.drop(key)
 	}
-	f, ok := lc.inflight[key]
-	if !ok {
+	f, joined := lc.inflight[key]
+	if !joined {
 		fetchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &listFetch{done: make(chan struct{}), cancel: cancel}
+		f = &listFetch{decided: make(chan struct{}), done: make(chan struct{}), cancel: cancel, lead: fn}
 		lc.inflight[key] = f
 		go func() {
 			defer cancel()
-			f.snap, f.err = fetch(fetchCtx)
-			lc.mu.Lock()
-			if lc.inflight[key] == f {
-				delete(lc.inflight, key)
-				if f.err == nil {
-					lc.keep(key, f.snap)
-				}
-			}
-			lc.mu.Unlock()
-			close(f.done)
+			fetch(fetchCtx, key, f)
 		}()
 	}
 	f.waiters++
 	lc.mu.Unlock()
+
+	wait := f.done
+	if joined {
+		wait = f.decided
+	}
 	select {
-	case <-f.done:
-		return f.snap, f.err
-	case <-ctx.Done():
-		lc.mu.Lock()
-		if f.waiters--; f.waiters == 0 {
-			f.cancel()
-			if lc.inflight[key] == f {
-				delete(lc.inflight, key)
-			}
+	case <-wait:
+		lc.leave(key, f)
+		if joined {
+			return f.snap, false, f.err
 		}
-		lc.mu.Unlock()
-		return nil, &TransportError{Host: host, Err: ctx.Err()}
+		f.leadMu.Lock()
+		defer f.leadMu.Unlock()
+		if f.leadErr != nil {
+			return nil, true, f.leadErr
+		}
+		return nil, true, f.streamErr
+	case <-ctx.Done():
+		if !joined {
+			f.detach()
+		}
+		lc.leave(key, f)
+		return nil, false, &TransportError{Host: host, Err: ctx.Err()}
+	}
+}
+
+// decide records what the others get from f: a snapshot, kept unless it is
+// an error, or an error. It is called once per fetch.
+func (lc *ListCache) decide(key listKey, f *listFetch, s *snapshot, err error) {
+	lc.mu.Lock()
+	f.snap, f.err = s, err
+	if lc.inflight[key] == f {
+		delete(lc.inflight, key)
+		if err == nil {
+			lc.keep(key, s)
+		}
+	}
+	lc.mu.Unlock()
+	close(f.decided)
+}
+
+// leave counts a call out of f; the last one out cancels the request.
+func (lc *ListCache) leave(key listKey, f *listFetch) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if f.waiters--; f.waiters == 0 {
+		f.cancel()
+		if lc.inflight[key] == f {
+			delete(lc.inflight, key)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -469,7 +470,7 @@ func newHarness(t *testing.T, fake *fakeInflux, settings Settings) *harness {
 
 func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings) *harness {
 	t.Helper()
-	return newHarnessWith(t, host, fake, settings, 5*time.Second, nil)
+	return newHarnessWith(t, host, fake, settings, nil)
 }
 
 // newCachedHarness is newHarness with the token list shared through lists,
@@ -478,15 +479,16 @@ func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings
 // machine.
 func newCachedHarness(t *testing.T, fake *fakeInflux, settings Settings, lists *influx.ListCache) *harness {
 	t.Helper()
-	return newHarnessWith(t, fake.srv.URL, fake, settings, time.Minute, func(c *influx.Client) Client { return lists.Client(c) })
+	settings.Timeout = cmp.Or(settings.Timeout, time.Minute)
+	return newHarnessWith(t, fake.srv.URL, fake, settings, func(c *influx.Client) Client { return lists.Client(c) })
 }
 
 // newHarnessWith serves the tools against host through wrap(client), or the
-// bare client when wrap is nil, with timeout for each request.
-func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settings, timeout time.Duration, wrap func(*influx.Client) Client) *harness {
+// bare client when wrap is nil.
+func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settings, wrap func(*influx.Client) Client) *harness {
 	t.Helper()
 	client, err := influx.New(influx.Options{
-		Host: host, Token: configuredToken, Timeout: timeout,
+		Host: host, Token: configuredToken, Timeout: cmp.Or(settings.Timeout, 5*time.Second),
 		UserAgent: "influx-token-mcp/test",
 		Retry:     influx.RetryPolicy{MaxAttempts: 1},
 	})
@@ -497,7 +499,7 @@ func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settin
 		settings.Host = host
 	}
 	if settings.Timeout == 0 {
-		settings.Timeout = timeout
+		settings.Timeout = 5 * time.Second
 	}
 	h := &harness{fake: fake, logs: &syncBuffer{}, secrets: []string{configuredToken}}
 	if fake != nil {

@@ -210,7 +210,7 @@ type page struct {
 }
 
 // keysOnlyFrom is the offset from which a page keeps keys, not tokens:
-// about 60 bytes a match instead of a whole token.
+// under 100 bytes a match instead of a whole token.
 const keysOnlyFrom = 1000
 
 // pageEntry is a kept match, or only its key when the page keeps keys.

@@ -210,14 +210,15 @@ type page struct {
 }
 
 // keysOnlyFrom is the offset from which a page keeps keys, not tokens:
-// under 100 bytes a match instead of a whole token.
+// under 70 bytes a match instead of a whole token.
 const keysOnlyFrom = 1000
 
-// pageEntry is a kept match, or only its key when the page keeps keys.
+// pageEntry is a kept match, or only its key when the page keeps keys
+// (m is then nil until fill).
 type pageEntry struct {
 	created time.Time
 	id      string
-	m       match
+	m       *match
 }
 
 func newPage(offset, limit int) *page {
@@ -236,7 +237,7 @@ func (p *page) add(m match) {
 	}
 	e := pageEntry{created: m.auth.CreatedAt, id: m.auth.ID}
 	if !p.keysOnly {
-		e.m = m
+		e.m = &m
 	}
 	p.oldest = append(p.oldest, e)
 	if len(p.oldest)-p.keep >= max(p.keep, 64) {
@@ -282,7 +283,7 @@ func (p *page) missing() map[string]bool {
 func (p *page) fill(m match) {
 	for i := p.offset; i < len(p.oldest); i++ {
 		if p.oldest[i].id == m.auth.ID {
-			p.oldest[i].m = m
+			p.oldest[i].m = &m
 		}
 	}
 }
@@ -292,8 +293,8 @@ func (p *page) fill(m match) {
 func (p *page) matches() []match {
 	var out []match
 	for _, e := range p.window() {
-		if e.m.auth != nil {
-			out = append(out, e.m)
+		if e.m != nil {
+			out = append(out, *e.m)
 		}
 	}
 	return out

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/caarlos0/env/v11"
+
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
 )
@@ -43,7 +45,7 @@ the environment, else from the influx CLI's active profile (field by field):
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], environ(), os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], env.ToMap(os.Environ()), os.Stdin, os.Stdout, os.Stderr))
 }
 
 func run(args []string, environ map[string]string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -66,8 +68,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
 		return 1
 	}
-	level, _ := influx.ParseLogLevel(cfg.LogLevel)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	client, err := influx.New(influx.Options{
 		Host:       cfg.Host,
@@ -101,15 +102,6 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	return 0
-}
-
-func environ() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	return m
 }
 
 // A release build stamps these (.goreleaser.yaml):

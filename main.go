@@ -51,7 +51,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 			fmt.Fprint(stdout, usage)
 			return 0
 		case "-version", "--version":
-			fmt.Fprintln(stdout, "influx-token-mcp", version())
+			fmt.Fprintln(stdout, "influx-token-mcp", versionLine())
 			return 0
 		default:
 			fmt.Fprintf(stderr, "influx-token-mcp: unknown argument %q; it takes only --help or --version (configuration is in the environment)\n", a)
@@ -72,7 +72,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		Token:      cfg.Token,
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
-		UserAgent:  "influx-token-mcp/" + version() + " (+https://github.com/tokenaudit/influx-token-mcp)",
+		UserAgent:  "influx-token-mcp/" + serverVersion() + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
@@ -83,9 +83,9 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		DefaultOrg:   cfg.Org,
 		DefaultOrgID: cfg.OrgID,
 		Timeout:      cfg.Timeout,
-	}, version(), logger)
+	}, serverVersion(), logger)
 
-	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
+	logger.Info("starting", "version", serverVersion(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
 	}
@@ -108,11 +108,32 @@ func environ() map[string]string {
 	return m
 }
 
-// version is the module version from the build info: a tag for
-// `go install …@v1.2.3`, "(devel)" for a local build.
-func version() string {
+// Stamped by release builds (.goreleaser.yaml):
+// go build -ldflags "-X main.version=0.1.0 -X main.commit=<sha> -X main.date=<RFC 3339>".
+var version, commit, date string
+
+// serverVersion is the stamped release version, else the module version from
+// the build info (a tag for `go install …@v1.2.3`), else "(devel)".
+func serverVersion() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// versionLine is what --version prints after the name: the version, and the
+// commit and build date when the release build stamped them.
+func versionLine() string {
+	v := serverVersion()
+	if commit != "" {
+		v += " (commit " + commit
+		if date != "" {
+			v += ", built " + date
+		}
+		v += ")"
+	}
+	return v
 }

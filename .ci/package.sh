@@ -16,7 +16,7 @@ step() { printf '\n-- %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "install goreleaser $goreleaser_version and @anthropic-ai/mcpb $mcpb_version into $cache"
 mkdir -p "$cache/bin"
-if ! "$cache/bin/goreleaser" --version 2>/dev/null | grep -q "GitVersion: *${goreleaser_version#v}\$"; then
+if ! "$cache/bin/goreleaser" --version 2>/dev/null | grep -q "GitVersion: *v\?${goreleaser_version#v}\$"; then
 	GOBIN="$cache/bin" go install "github.com/goreleaser/goreleaser/v2@$goreleaser_version"
 fi
 if [ "$(node -p "require('$cache/mcpb/node_modules/@anthropic-ai/mcpb/package.json').version" 2>/dev/null)" != "$mcpb_version" ]; then

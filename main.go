@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/caarlos0/env/v11"
+
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
 )
@@ -41,7 +43,7 @@ the environment, else from the influx CLI's active profile (field by field):
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], environ(), os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], env.ToMap(os.Environ()), os.Stdin, os.Stdout, os.Stderr))
 }
 
 func run(args []string, environ map[string]string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -51,7 +53,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 			fmt.Fprint(stdout, usage)
 			return 0
 		case "-version", "--version":
-			fmt.Fprintln(stdout, "influx-token-mcp", versionLine())
+			fmt.Fprintln(stdout, versionLine(buildInfo()))
 			return 0
 		default:
 			fmt.Fprintf(stderr, "influx-token-mcp: unknown argument %q; it takes only --help or --version (configuration is in the environment)\n", a)
@@ -64,15 +66,14 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
 		return 1
 	}
-	level, _ := influx.ParseLogLevel(cfg.LogLevel)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	client, err := influx.New(influx.Options{
 		Host:       cfg.Host,
 		Token:      cfg.Token,
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
-		UserAgent:  "influx-token-mcp/" + serverVersion() + " (+https://github.com/tokenaudit/influx-token-mcp)",
+		UserAgent:  "influx-token-mcp/" + releaseVersion(buildInfo()) + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
@@ -83,9 +84,9 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		DefaultOrg:   cfg.Org,
 		DefaultOrgID: cfg.OrgID,
 		Timeout:      cfg.Timeout,
-	}, serverVersion(), logger)
+	}, releaseVersion(buildInfo()), logger)
 
-	logger.Info("starting", "version", serverVersion(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
+	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
 	}
@@ -99,41 +100,61 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 	return 0
 }
 
-func environ() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	return m
-}
-
-// Stamped by release builds (.goreleaser.yaml):
-// go build -ldflags "-X main.version=0.1.0 -X main.commit=<sha> -X main.date=<RFC 3339>".
+// A release build stamps these (.goreleaser.yaml):
+//
+//	-ldflags "-X main.version=1.2.3 -X main.commit=<hash> -X main.date=<RFC 3339>"
 var version, commit, date string
 
-// serverVersion is the stamped release version, else the module version from
-// the build info (a tag for `go install …@v1.2.3`), else "(devel)".
-func serverVersion() string {
+func buildInfo() *debug.BuildInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return bi
+}
+
+// releaseVersion is the version told to clients and InfluxDB: the release's,
+// else the module's (`go install …@v1.2.3`), else "(devel)".
+func releaseVersion(bi *debug.BuildInfo) string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi != nil && bi.Main.Version != "" {
 		return bi.Main.Version
 	}
 	return "(devel)"
 }
 
-// versionLine is what --version prints after the name: the version, and the
-// commit and build date when the release build stamped them.
-func versionLine() string {
-	v := serverVersion()
-	if commit != "" {
-		v += " (commit " + commit
-		if date != "" {
-			v += ", built " + date
+// versionLine is what --version prints: the version, and the commit with its
+// time. A release build stamps them; a build from a git checkout has them
+// in its build info (go build records the VCS state unless -buildvcs=false).
+func versionLine(bi *debug.BuildInfo) string {
+	rev, when, modified := commit, date, false
+	if rev == "" && bi != nil {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
 		}
-		v += ")"
 	}
-	return v
+	line := "influx-token-mcp " + releaseVersion(bi)
+	var details []string
+	if rev != "" {
+		details = append(details, "commit "+rev)
+	}
+	if when != "" {
+		details = append(details, when)
+	}
+	if modified {
+		details = append(details, "with local changes")
+	}
+	if bi != nil {
+		details = append(details, bi.GoVersion)
+	}
+	if len(details) > 0 {
+		line += " (" + strings.Join(details, ", ") + ")"
+	}
+	return line
 }

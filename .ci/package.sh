@@ -52,7 +52,7 @@ grep -q " $(basename "$bundle")\$" dist/checksums.txt || { echo "checksums.txt l
 got=$(dist/influx-token-mcp_linux_amd64_v1/influx-token-mcp --version)
 echo "$got"
 case "$got" in
-"influx-token-mcp $version (commit $commit, built "*) ;;
+"influx-token-mcp $version (commit $commit, "*) ;;
 *) echo "--version of the release binary: want version $version and commit $commit"; exit 1 ;;
 esac
 

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(firstNonEmpty(g.Name, g.ID, "?"))
+		b.WriteString(cmp.Or(g.Name, g.ID, "?"))
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(g.Tokens))
 	}
@@ -73,7 +74,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
 //     grants it: write:orgs/acme/buckets (+42 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
-	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, firstNonEmpty(t.User, t.UserID, "?"), firstNonEmpty(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
+	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, cmp.Or(t.User, t.UserID, "?"), cmp.Or(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
 	if len(t.Risks) > 0 {
 		b.WriteString(" [")
 		b.WriteString(strings.Join(t.Risks, ", "))

@@ -76,9 +76,11 @@ const env = Object.fromEntries(exportLine.slice("export ".length).split(" ").map
 const host = env.INFLUX_HOST;
 const token = env.INFLUX_TOKEN;
 // Every token value the demo holds (last column of its fixture table): none
-// may show up in anything the MCP server writes.
+// may show up in anything the MCP server writes. The table ends at the
+// first empty line.
 const tableStart = banner.findIndex((l) => l.startsWith("NAME "));
-const secrets = banner.slice(tableStart + 1).filter((l) => /\S\s+\S/.test(l) && !l.startsWith("Serving")).map((l) => l.trim().split(/\s+/).pop());
+const tableEnd = banner.indexOf("", tableStart);
+const secrets = banner.slice(tableStart + 1, tableEnd < 0 ? undefined : tableEnd).map((l) => l.trim().split(/\s+/).pop());
 if (!host || !token || secrets.length < 10 || !secrets.includes(token)) {
   fail(`cannot read the test server's banner: host ${host}, ${secrets.length} secrets`);
   process.exit(1);

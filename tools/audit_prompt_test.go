@@ -7,8 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
 )
 
 func getPrompt(t *testing.T, h *harness, args map[string]string) (string, error) {
@@ -98,10 +101,12 @@ func TestAuditPromptGet(t *testing.T) {
 		scope  map[string]any // what every list_tokens snippet must carry
 		target string
 	}{
-		{"no arguments", nil, map[string]any{}, "every InfluxDB API token I can see"},
-		{"empty arguments", map[string]string{"org": "", "user": ""}, map[string]any{}, "every InfluxDB API token I can see"},
+		// Without org, every call audits every org: the server's default
+		// org must not narrow it.
+		{"no arguments", nil, map[string]any{"allOrgs": true}, "every InfluxDB API token I can see, in every org"},
+		{"empty arguments", map[string]string{"org": "", "user": ""}, map[string]any{"allOrgs": true}, "every InfluxDB API token I can see"},
 		{"org", map[string]string{"org": "acme"}, map[string]any{"org": "acme"}, `the InfluxDB API tokens of org "acme"`},
-		{"user", map[string]string{"user": "alice"}, map[string]any{"user": "alice"}, `the InfluxDB API tokens of user "alice"`},
+		{"user", map[string]string{"user": "alice"}, map[string]any{"user": "alice", "allOrgs": true}, `the InfluxDB API tokens of user "alice"`},
 		{"both", map[string]string{"org": "acme", "user": "alice"}, map[string]any{"org": "acme", "user": "alice"}, `the InfluxDB API tokens of org "acme" and user "alice"`},
 		{"quotes and backticks", map[string]string{"org": "acme \"prod\" `x`"}, map[string]any{"org": "acme \"prod\" `x`"}, "org "},
 	} {
@@ -116,6 +121,16 @@ func TestAuditPromptGet(t *testing.T) {
 			if !strings.Contains(text, tc.target) {
 				t.Errorf("text lacks %q:\n%s", tc.target, text)
 			}
+			// The overview step states the scope.
+			overview := text[strings.Index(text, "1. Overview"):]
+			overview, _, _ = strings.Cut(overview, "\n")
+			wantScope := "Scope: every org the configured token can see"
+			if org := tc.args["org"]; org != "" {
+				wantScope = "Scope: org "
+			}
+			if !strings.Contains(overview, wantScope) {
+				t.Errorf("overview %q lacks %q", overview, wantScope)
+			}
 			ss := snippets(t, text)
 			lists := 0
 			for _, s := range ss {
@@ -128,7 +143,7 @@ func TestAuditPromptGet(t *testing.T) {
 						t.Errorf("%s: %s = %v, want %q", s.raw, k, s.args[k], v)
 					}
 				}
-				for _, k := range []string{"org", "user"} {
+				for _, k := range []string{"org", "user", "allOrgs"} {
 					if _, scoped := tc.scope[k]; !scoped && s.args[k] != nil {
 						t.Errorf("%s: %s set though the prompt was not asked for it", s.raw, k)
 					}
@@ -220,5 +235,59 @@ func TestAuditPromptSnippetsMatchSchemas(t *testing.T) {
 				t.Errorf("the prompt never shows how to call %s", name)
 			}
 		}
+	}
+}
+
+// TestAuditPromptIsEconomical follows the prompt over 10,000 tokens as an
+// assistant would: every call it shows, two get_token calls, and the
+// pages it asks for. That is at most 12 calls and, with the list shared as
+// main.go shares it, at most 3 list requests to InfluxDB.
+func TestAuditPromptIsEconomical(t *testing.T) {
+	fake := generatedWorld(10000).start(t)
+	h := newCachedHarness(t, fake, Settings{}, influx.NewListCache(time.Hour, 0))
+	prompt, err := getPrompt(t, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneYearAgo := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	calls, opened := 0, 0
+	for _, s := range snippets(t, prompt) {
+		if s.tool == "get_token" {
+			continue // opened below, for tokens the lists showed
+		}
+		args := map[string]any{}
+		for k, v := range s.args {
+			if str, ok := v.(string); ok && strings.HasPrefix(str, "<one year ago") {
+				v = oneYearAgo
+			}
+			args[k] = v
+		}
+		for {
+			calls++
+			res := structured[ListTokensResult](t, h.call(t, s.tool, args))
+			if args["risk"] == riskCanCreateTokens {
+				for _, tok := range res.Tokens[:min(2, len(res.Tokens))] {
+					calls++
+					opened++
+					if r := h.call(t, "get_token", map[string]any{"authID": tok.ID}); r.IsError {
+						t.Fatal(text(t, r))
+					}
+				}
+			}
+			// The prompt pages through instance-wide tokens only.
+			if !res.Truncated || args["risk"] != riskInstanceWide || res.Total > 1000 {
+				break
+			}
+			args["offset"] = res.Offset + res.Count
+		}
+	}
+	if opened != 2 {
+		t.Fatalf("opened %d tokens, want 2 (the world has token creators)", opened)
+	}
+	if calls > 12 {
+		t.Errorf("the audit took %d calls, want at most 12", calls)
+	}
+	if n := len(fake.requestsTo(listPath)); n > 3 {
+		t.Errorf("the audit asked InfluxDB for the token list %d times, want at most 3", n)
 	}
 }

@@ -34,8 +34,12 @@ type Options struct {
 	// Retry bounds the waits on 429 and 503; zero values take the defaults.
 	Retry RetryPolicy
 
-	// HTTPClient replaces the default client (tests); Timeout and SkipVerify
-	// are then the caller's business.
+	// Proxy picks the proxy for a URL, nil for none; nil means Go's default,
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY from the environment.
+	Proxy func(*url.URL) (*url.URL, error)
+
+	// HTTPClient replaces the default client (tests); Timeout, SkipVerify and
+	// Proxy are then the caller's business. Its redirect policy is replaced.
 	HTTPClient *http.Client
 }
 
@@ -59,21 +63,28 @@ func New(o Options) (*Client, error) {
 	if o.Token == "" {
 		return nil, errors.New("influx: empty token")
 	}
-	hc := o.HTTPClient
-	if hc == nil {
+	var hc http.Client
+	if o.HTTPClient != nil {
+		hc = *o.HTTPClient
+	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if o.SkipVerify {
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it (INFLUX_SKIP_VERIFY)
 		}
-		hc = &http.Client{Transport: tr, Timeout: o.Timeout}
+		if o.Proxy != nil {
+			tr.Proxy = func(req *http.Request) (*url.URL, error) { return o.Proxy(req.URL) }
+		}
+		hc = http.Client{Transport: tr, Timeout: o.Timeout}
 	}
+	// Whatever client is used, the token never follows a redirect elsewhere.
+	hc.CheckRedirect = checkRedirect(base)
 	c := &Client{
 		base:      base,
 		token:     o.Token,
 		userAgent: o.UserAgent,
 		maxBody:   o.MaxBody,
 		retry:     o.Retry.withDefaults(),
-		http:      hc,
+		http:      &hc,
 		scrub:     Scrubber(o.Token),
 	}
 	if c.maxBody <= 0 {
@@ -264,7 +275,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &TransportError{Host: c.base.Host, Err: err}
+		return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err)}
 	}
 	defer resp.Body.Close()
 	body := &cappedReader{r: resp.Body, left: c.maxBody}
@@ -281,7 +292,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 			return err
 		}
 		if ctx.Err() != nil || IsTimeout(err) {
-			return &TransportError{Host: c.base.Host, Err: err}
+			return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err)}
 		}
 		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + c.decodeFailure(err)}
 	}
@@ -331,11 +342,7 @@ func (c *Client) apiError(resp *http.Response, path string, body io.Reader) *API
 // upstreamText makes text from InfluxDB fit for a tool result: without the
 // configured token, valid UTF-8, at most n bytes.
 func (c *Client) upstreamText(s string, n int) string {
-	s = c.scrub(strings.TrimSpace(s))
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
+	return ClipTo(strings.ToValidUTF8(c.scrub(strings.TrimSpace(s)), "\uFFFD"), n)
 }
 
 var errBodyTooLarge = errors.New("response body over the size cap")

@@ -461,10 +461,12 @@ func (d *reader) str(s *string) error {
 			return err
 		}
 		if plain {
-			*s = string(raw[1 : len(raw)-1])
+			*s = ClipField(string(raw[1 : len(raw)-1]))
 			return nil
 		}
-		return json.Unmarshal(raw, s)
+		err = json.Unmarshal(raw, s)
+		*s = ClipField(*s)
+		return err
 	case 'n':
 		return d.literal("null")
 	}
@@ -485,8 +487,10 @@ func (d *reader) repeated(s *string) error {
 	if err != nil {
 		return err
 	}
-	if !plain {
-		return json.Unmarshal(raw, s)
+	if !plain || len(raw) > MaxField {
+		err := json.Unmarshal(raw, s)
+		*s = ClipField(*s) // not shared: a clipped value is rare
+		return err
 	}
 	b := raw[1 : len(raw)-1]
 	if v, ok := d.seen[string(b)]; ok {

@@ -67,19 +67,19 @@ func checkRedirect(base *url.URL) func(*http.Request, []*http.Request) error {
 		if req.Response != nil {
 			status = req.Response.StatusCode
 		}
-		if origin(req.URL) != origin(base) {
-			return &RedirectError{StatusCode: status, To: origin(req.URL)}
+		if originOf(req.URL) != originOf(base) {
+			return &RedirectError{StatusCode: status, To: originOf(req.URL)}
 		}
 		if len(via) > MaxRedirects {
-			return &RedirectError{StatusCode: status, To: origin(req.URL), TooMany: true}
+			return &RedirectError{StatusCode: status, To: originOf(req.URL), TooMany: true}
 		}
 		return nil
 	}
 }
 
-// origin is scheme://host:port of u, with the port the scheme implies when u
+// originOf is scheme://host:port of u, with the port the scheme implies when u
 // has none, lower case as URLs compare.
-func origin(u *url.URL) string {
+func originOf(u *url.URL) string {
 	scheme := strings.ToLower(u.Scheme)
 	port := u.Port()
 	if port == "" {

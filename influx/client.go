@@ -275,7 +275,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err)}
+		return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err), CtxErr: ctx.Err()}
 	}
 	defer resp.Body.Close()
 	body := &cappedReader{r: resp.Body, left: c.maxBody}
@@ -292,7 +292,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 			return err
 		}
 		if ctx.Err() != nil || IsTimeout(err) {
-			return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err)}
+			return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err), CtxErr: ctx.Err()}
 		}
 		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + c.decodeFailure(err)}
 	}

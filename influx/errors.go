@@ -43,6 +43,9 @@ type TransportError struct {
 	// Detail is the cause for messages: Err's innermost text, scrubbed of the
 	// token and clipped, as the server's bytes may be in it.
 	Detail string
+	// CtxErr is the call's context error when the call was cancelled or ran
+	// out of time, which tells those from a request's own timeout.
+	CtxErr error
 }
 
 func (e *TransportError) Error() string {

@@ -293,7 +293,8 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	res.Count = len(res.Tokens)
 	// With limit 0 there is no page to follow: the call asked for counts.
 	res.Truncated = q.limit > 0 && q.offset+res.Count < res.Total
-	return mcp.NewToolResultStructured(res, renderList(&res, q))
+	fitList(&res)
+	return mcp.NewToolResultStructured(res, finishText(renderList(&res, q)))
 }
 
 // pageTokens turns the matches of a page into the result's tokens. With an
@@ -308,7 +309,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 			t.grants = []string{}
 			for _, p := range m.auth.Permissions {
 				if q.access.grants(p) {
-					t.grants = append(t.grants, permissionString(p))
+					t.grants = append(t.grants, permissionText(p))
 				}
 			}
 		}

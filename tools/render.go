@@ -54,7 +54,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(firstNonEmpty(g.Name, g.ID, "?"))
+		b.WriteString(plainOr("?", g.Name, g.ID))
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(g.Tokens))
 	}
@@ -73,7 +73,8 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
 //     grants it: write:orgs/acme/buckets (+42 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
-	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, firstNonEmpty(t.User, t.UserID, "?"), firstNonEmpty(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
+	// Every value from InfluxDB goes through plain or quoted (untrusted.go).
+	fmt.Fprintf(b, "- %s %s %s@%s %s %s", plain(t.ID), plain(t.Status), plainOr("?", t.User, t.UserID), plainOr("?", t.Org, t.OrgID), shortTime(t.CreatedAt), quoted(t.Description))
 	if len(t.Risks) > 0 {
 		b.WriteString(" [")
 		b.WriteString(strings.Join(t.Risks, ", "))
@@ -90,7 +91,7 @@ func writeToken(b *strings.Builder, t *Token) {
 	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
 	default:
-		b.WriteString(strings.Join(foldReadWrite(t.Permissions), ", "))
+		b.WriteString(strings.Join(foldReadWrite(permissionsText(t)), ", "))
 	}
 	b.WriteByte('\n')
 }

@@ -26,6 +26,8 @@ type Token struct {
 	// list_tokens call asked about: the text block shows those instead of
 	// every permission (structured content always has them all).
 	grants []string
+	// permsText are the permissions as the text shows them (permissionText).
+	permsText []string
 }
 
 func newToken(a *influx.Authorization) Token {
@@ -41,9 +43,11 @@ func newToken(a *influx.Authorization) Token {
 		UpdatedAt:   formatTime(a.UpdatedAt),
 		Permissions: make([]string, len(a.Permissions)),
 		Risks:       risksOf(a),
+		permsText:   make([]string, len(a.Permissions)),
 	}
 	for i, p := range a.Permissions {
 		t.Permissions[i] = permissionString(p)
+		t.permsText[i] = permissionText(p)
 	}
 	return t
 }

@@ -63,9 +63,6 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 	if note := fitDetail(&d); note != "" {
 		text += "\nNote: " + note
 	}
-	if hasClipped([]Token{d.Token}) {
-		text += "\nNote: " + clippedNote
-	}
 	return mcp.NewToolResultStructured(d, finishText(text))
 }
 

@@ -128,22 +128,36 @@ const clippedNote = "Values ending in " + influx.Clipped + " are cut short: Infl
 	"200 bytes of a value, structured content 4 KiB)."
 
 // finishText bounds an answer's text block: values clipped in it are
-// explained, and text past maxText is cut at a line end with a note.
+// explained, and text past maxText is cut at a line end with a note. The
+// closing "Note:" and "More:" lines are kept whole: they say what the
+// answer leaves out. (No upstream value can start a line: they are escaped.)
 func finishText(text string) string {
-	if strings.Contains(text, influx.Clipped) {
+	if strings.Contains(text, influx.Clipped) && !strings.Contains(text, clippedNote) {
 		text += "\nNote: " + clippedNote
 	}
 	if len(text) <= maxText {
 		return text
 	}
+	body, trailer := text, ""
+	for {
+		i := strings.LastIndexByte(body, '\n')
+		if i < 0 {
+			break
+		}
+		if last := body[i+1:]; !strings.HasPrefix(last, "Note: ") && !strings.HasPrefix(last, "More: ") {
+			break
+		}
+		body, trailer = body[:i], body[i:]+trailer
+	}
+	trailer = influx.ClipTo(trailer, maxText/4)
 	const cutNote = "\n[Text cut at 64 KiB. The structured content holds the whole answer; or call again with a smaller limit.]"
-	cut := text[:maxText-len(cutNote)]
+	cut := body[:maxText-len(cutNote)-len(trailer)]
 	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
 		cut = cut[:i]
 	} else {
 		cut = strings.ToValidUTF8(cut, "")
 	}
-	return cut + cutNote
+	return cut + cutNote + trailer
 }
 
 // hasClipped reports whether the decoder clipped any value of tokens.

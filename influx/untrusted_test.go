@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,4 +239,53 @@ func TestMalformedAnswersDoNotLeakTheToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What a kept token costs is bounded by MaxField per string, not by what
+// the server sent: 60 tokens with 400 KB descriptions (24 MB) are kept in a
+// few hundred KiB.
+func TestLongStringsAreClippedAtDecode(t *testing.T) {
+	const tokens, descLen = 60, 400_000
+	desc := strings.Repeat("d", descLen)
+	srv := quietServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"authorizations":[`)
+		for i := range tokens {
+			if i > 0 {
+				io.WriteString(w, ",")
+			}
+			fmt.Fprintf(w, `{"id":"0a1b2c3d4e5f%04x","description":"%s","user":"%s","permissions":[{"action":"read","resource":{"type":"buckets","name":"%s"}}]}`, i, desc, desc[:8000], desc[:9000])
+		}
+		io.WriteString(w, `]}`)
+	}, false)
+	c, err := New(Options{Host: srv.URL, Token: untrustedToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []*Authorization
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err = c.ListAuthorizations(context.Background(), ListFilter{}, func(a *Authorization) error {
+		kept = append(kept, a)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d tokens kept, %d KiB retained", len(kept), retained>>10)
+	if retained > 4<<20 {
+		t.Errorf("keeping %d tokens retains %d MiB", len(kept), retained>>20)
+	}
+	for _, a := range kept {
+		for _, s := range []string{a.Description, a.User, a.Permissions[0].Resource.Name} {
+			if len(s) != MaxField+len(Clipped) || !strings.HasSuffix(s, Clipped) {
+				t.Fatalf("a %d-byte string, want %d ending in %q", len(s), MaxField+len(Clipped), Clipped)
+			}
+		}
+	}
+	runtime.KeepAlive(kept)
 }

@@ -185,8 +185,13 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 	} else {
 		// One bucket of that name per org; InfluxDB pages them (20 by
 		// default), so ask for pages until a short one, within bounds.
-		const pageSize, maxPages = 100, 50
-		for offset := 0; offset < pageSize*maxPages; offset += pageSize {
+		const pageSize = 100
+		for page := 0; ; page++ {
+			if page == MaxLookupPages {
+				err = fmt.Errorf("%w (%d pages of %d buckets)", ErrTooManyPages, MaxLookupPages, pageSize)
+				break
+			}
+			offset := page * pageSize
 			q := url.Values{"name": {name}, "limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
 			n := 0
 			err = c.get(ctx, "/api/v2/buckets", q, func(body io.Reader) error {
@@ -209,6 +214,15 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 	}
 	return out, err
 }
+
+// MaxLookupPages bounds the pages one lookup by name asks for: InfluxDB
+// keeps answering full pages for as long as a server, hostile or broken,
+// says there are more.
+const MaxLookupPages = 20
+
+// ErrTooManyPages is a lookup stopped at MaxLookupPages; the results so far
+// come with it.
+var ErrTooManyPages = errors.New("the lookup stopped after the most pages it asks for")
 
 // FindOrgs calls GET /api/v2/orgs?org=name. An unknown name is an empty
 // result, not an error.

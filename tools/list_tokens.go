@@ -368,6 +368,13 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery, f
 			lookupErr = err
 		}
 	}
+	// A lookup cut short found some orgs, maybe not all.
+	switch {
+	case errors.Is(lookupErr, influx.ErrTooManyPages):
+		return []string{fmt.Sprintf("The lookup of %s stopped after %d pages of buckets of that name; org-wide grants on buckets in orgs beyond those may be missing. Ask with resourceID instead.", what, influx.MaxLookupPages)}
+	case q.resolved() && errors.Is(lookupErr, context.DeadlineExceeded):
+		return []string{fmt.Sprintf("The lookup of %s was cut short: %s Org-wide grants on %s in orgs it did not reach may be missing.", what, describe(lookupErr, s, what, ""), q.Type)}
+	}
 	if q.resolved() {
 		return nil
 	}

@@ -316,3 +316,58 @@ func TestGetTokenIsBounded(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// fullBucketPages answers every bucket lookup with a full page of buckets
+// of the asked name, each in its own org, after wait: a server that always
+// says there are more.
+func fullBucketPages(wait time.Duration) func(http.ResponseWriter, *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v2/buckets" {
+			return false
+		}
+		time.Sleep(wait)
+		var list []map[string]any
+		for i := range 100 {
+			list = append(list, map[string]any{"id": fmt.Sprintf("1c%014x", i+1), "name": r.URL.Query().Get("name"), "orgID": fmt.Sprintf("3c%014x", i+1)})
+		}
+		writeJSONBody(w, map[string]any{"buckets": list})
+		return true
+	}
+}
+
+// A lookup by name that keeps getting full pages stops at a bound, with a
+// note.
+func TestBucketLookupStopsAtAPageBound(t *testing.T) {
+	fake := baseWorld().start(t)
+	fake.setIntercept(fullBucketPages(0))
+	h := newHarness(t, fake, Settings{})
+	list := structured[ListTokensResult](t, h.call(t, "list_tokens", map[string]any{"action": "write", "resourceType": "buckets", "resourceName": "everywhere"}))
+	if n := len(fake.requestsTo("/api/v2/buckets")); n != influx.MaxLookupPages {
+		t.Errorf("%d bucket pages asked for, want %d", n, influx.MaxLookupPages)
+	}
+	if !strings.Contains(strings.Join(list.Notes, " "), fmt.Sprintf("stopped after %d pages", influx.MaxLookupPages)) {
+		t.Errorf("no note on the stopped lookup: %q", list.Notes)
+	}
+}
+
+// One deadline covers every request of a call: a lookup whose pages each
+// come well within INFLUX_TIMEOUT still ends at the call's limit.
+func TestOneDeadlinePerCall(t *testing.T) {
+	const timeout = 200 * time.Millisecond // each page takes a third of it
+	fake := baseWorld().start(t)
+	fake.setIntercept(fullBucketPages(timeout / 3))
+	h := newHarness(t, fake, Settings{Timeout: timeout})
+	res := h.call(t, "list_tokens", map[string]any{"user": "alice", "action": "write", "resourceType": "buckets", "resourceName": "everywhere"})
+	list := structured[ListTokensResult](t, res)
+	pages := len(fake.requestsTo("/api/v2/buckets"))
+	t.Logf("%d bucket pages within the call's limit", pages)
+	// 3 × INFLUX_TIMEOUT leaves room for 9 pages and the start of a 10th,
+	// on any machine.
+	if pages > callTimeoutFactor*3+1 {
+		t.Errorf("%d bucket pages in one call: the call outlived its limit", pages)
+	}
+	t.Logf("notes: %q", list.Notes)
+	if !strings.Contains(strings.Join(list.Notes, " "), "did not finish within its time limit") {
+		t.Errorf("the notes do not say the call ran out of time: %q", list.Notes)
+	}
+}

@@ -3,15 +3,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
@@ -67,11 +71,13 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 	level, _ := influx.ParseLogLevel(cfg.LogLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	proxy := proxyFromEnvironment(environ)
 	client, err := influx.New(influx.Options{
 		Host:       cfg.Host,
 		Token:      cfg.Token,
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
+		Proxy:      proxy,
 		UserAgent:  "influx-token-mcp/" + version() + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
@@ -86,6 +92,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 	}, version(), logger)
 
 	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
+	logProxy(logger, cfg.Host, proxy)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
 	}
@@ -97,6 +104,40 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	return 0
+}
+
+// proxyFromEnvironment picks the proxy for a URL as Go does by default
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and their lower-case forms; never for
+// localhost), from the same environment as the rest of the configuration.
+func proxyFromEnvironment(env map[string]string) func(*url.URL) (*url.URL, error) {
+	get := func(name string) string { return cmp.Or(env[name], env[strings.ToLower(name)]) }
+	return (&httpproxy.Config{
+		HTTPProxy:  get("HTTP_PROXY"),
+		HTTPSProxy: get("HTTPS_PROXY"),
+		NoProxy:    get("NO_PROXY"),
+		CGI:        env["REQUEST_METHOD"] != "",
+	}).ProxyFunc()
+}
+
+// logProxy says at start-up whether INFLUX_HOST is reached through a proxy,
+// naming only the proxy's scheme, host and port: its URL may hold a
+// password. A proxy sees the token of every plain-http request.
+func logProxy(logger *slog.Logger, host string, proxy func(*url.URL) (*url.URL, error)) {
+	base, err := influx.ParseHost(host)
+	if err != nil {
+		return
+	}
+	p, err := proxy(base)
+	switch {
+	case err != nil:
+		// The error quotes the setting, which may hold a password.
+		logger.Warn("the proxy setting for INFLUX_HOST (HTTP_PROXY or HTTPS_PROXY) is not a valid URL; requests will fail")
+	case p == nil:
+	case base.Scheme == "http":
+		logger.Warn("INFLUX_HOST is reached through a proxy over plain http: the proxy sees the token", "proxy", p.Scheme+"://"+p.Host)
+	default:
+		logger.Info("INFLUX_HOST is reached through a proxy (HTTPS tunnelled through it)", "proxy", p.Scheme+"://"+p.Host)
+	}
 }
 
 func environ() map[string]string {

@@ -72,7 +72,14 @@ func New(o Options) (*Client, error) {
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it (INFLUX_SKIP_VERIFY)
 		}
 		if o.Proxy != nil {
-			tr.Proxy = func(req *http.Request) (*url.URL, error) { return o.Proxy(req.URL) }
+			tr.Proxy = func(req *http.Request) (*url.URL, error) {
+				u, err := o.Proxy(req.URL)
+				if err != nil {
+					// Not err: it quotes the setting, which may hold a password.
+					return nil, errors.New("the proxy setting (HTTP_PROXY or HTTPS_PROXY) is not a valid URL")
+				}
+				return u, nil
+			}
 		}
 		hc = http.Client{Transport: tr, Timeout: o.Timeout}
 	}

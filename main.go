@@ -35,7 +35,7 @@ the environment, else from the influx CLI's active profile (field by field):
   INFLUX_TOKEN_FILE   file holding the token, instead of INFLUX_TOKEN
   INFLUX_ORG          default org name for list_tokens
   INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
-  INFLUX_TIMEOUT      per-request timeout, default 30s
+  INFLUX_TIMEOUT      per-request timeout, default 30s; a tool call gets 3 times it
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
   INFLUX_LOG_LEVEL    debug, info, warn or error, default info
   INFLUX_CONFIGS_PATH influx CLI configs file, default ~/.influxdbv2/configs;

@@ -188,6 +188,13 @@ func fitList(r *ListTokensResult) {
 	}
 	base := jsonSize(ListTokensResult{Summary: r.Summary, Notes: r.Notes})
 	budget := maxStructured - base - 4<<10 // room for the notes added here
+	bound := 0
+	for i := range r.Tokens {
+		bound += maxJSONSize(&r.Tokens[i])
+	}
+	if bound <= budget {
+		return // the usual case, known without encoding
+	}
 	used := 0
 	for i := range r.Tokens {
 		size := jsonSize(r.Tokens[i]) + 1
@@ -233,6 +240,22 @@ func shrinkPermissions(t *Token, budget int) int {
 		t.Permissions = t.Permissions[:len(t.Permissions)*9/10]
 	}
 	return all - len(t.Permissions)
+}
+
+// maxJSONSize is at least the size of t as JSON: each byte of a string
+// takes at most 6 (\u00XX), and the field names and punctuation less than
+// 256 bytes, or 8 more per list element.
+func maxJSONSize(t *Token) int {
+	n := 256
+	for _, s := range [...]string{t.ID, t.Description, t.Status, t.User, t.UserID, t.Org, t.OrgID, t.CreatedAt, t.UpdatedAt} {
+		n += 6 * len(s)
+	}
+	for _, list := range [...][]string{t.Permissions, t.Risks} {
+		for _, s := range list {
+			n += 6*len(s) + 8
+		}
+	}
+	return n
 }
 
 func jsonSize(v any) int {

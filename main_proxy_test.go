@@ -30,7 +30,7 @@ func TestProxyInUseIsLogged(t *testing.T) {
 
 	env := baseEnv(t, "http://influx.invalid:8086")
 	env["HTTP_PROXY"] = "http://proxyuser:proxy-s3cret@" + proxyHost
-	p := startServer(t, binary(t, false), env)
+	p := startServer(t, binary(t, raceEnabled()), env)
 	p.initialize()
 	p.send(toolCall(1, "get_token", map[string]any{"authID": "0a00000000000001"}))
 	if r := p.await(1, 10*time.Second).tool(t); r.IsError {

@@ -353,7 +353,7 @@ func TestBucketLookupStopsAtAPageBound(t *testing.T) {
 // One deadline covers every request of a call: a lookup whose pages each
 // come well within INFLUX_TIMEOUT still ends at the call's limit.
 func TestOneDeadlinePerCall(t *testing.T) {
-	const timeout = 200 * time.Millisecond // each page takes a third of it
+	const timeout = time.Second // each page takes a third of it
 	fake := baseWorld().start(t)
 	fake.setIntercept(fullBucketPages(timeout / 3))
 	h := newHarness(t, fake, Settings{Timeout: timeout})

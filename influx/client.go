@@ -146,6 +146,7 @@ func (c *Client) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*
 			if a.ID == "" {
 				return errors.New("an authorization without id")
 			}
+			c.scrubFields(a)
 			return fn(a)
 		})
 	})
@@ -169,6 +170,7 @@ func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorizatio
 	if err != nil {
 		return nil, err
 	}
+	c.scrubFields(&a)
 	return &a, nil
 }
 

@@ -371,3 +371,21 @@ func TestOneDeadlinePerCall(t *testing.T) {
 		t.Errorf("the notes do not say the call ran out of time: %q", list.Notes)
 	}
 }
+
+// A server that was sent the token can put it into names and descriptions;
+// it must not reach the answer from there, in any common encoding.
+func TestConfiguredTokenInNamesIsScrubbed(t *testing.T) {
+	f := baseWorld()
+	f.users[1].Name = "alice " + configuredToken                // alice
+	f.orgs[0].Name = "acme-" + url.QueryEscape(configuredToken) // acme
+	f.buckets[0].Name = "telegraf " + base64Std("x:"+configuredToken)
+	for i := range f.auths {
+		f.auths[i].Description = "desc " + configuredToken
+	}
+	h := newHarness(t, f.start(t), Settings{})
+	h.secrets = append(h.secrets, url.QueryEscape(configuredToken), base64Std(configuredToken)[4:40], base64Std("x:" + configuredToken)[4:40])
+	// call checks the whole raw answer for every one of h.secrets.
+	h.call(t, "list_tokens", map[string]any{})
+	h.call(t, "list_tokens", map[string]any{"action": "write", "resourceType": "buckets", "resourceID": bucketTelegraf})
+	h.call(t, "get_token", map[string]any{"authID": tokTelegrafW})
+}

@@ -229,7 +229,7 @@ func fitDetail(d *TokenDetail) string {
 		d.PermissionDetails = d.PermissionDetails[:n]
 		d.Permissions = d.Permissions[:n]
 	}
-	return fmt.Sprintf("This token has more permissions than fit in one answer (1 MiB): only the first %d are shown.", n)
+	return fmt.Sprintf("This token has more permissions than fit in one answer (1 MiB): the structured content holds only the first %d.", n)
 }
 
 // shrinkPermissions drops permissions from the end of t until it fits in

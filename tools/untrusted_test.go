@@ -310,7 +310,7 @@ func TestGetTokenIsBounded(t *testing.T) {
 	if len(txt) > maxText || len(sc) > maxStructured {
 		t.Errorf("text %d bytes, structured %d bytes", len(txt), len(sc))
 	}
-	if len(d.PermissionDetails) == 0 || len(d.PermissionDetails) != len(d.Permissions) || !strings.Contains(txt, "only the first") {
+	if len(d.PermissionDetails) == 0 || len(d.PermissionDetails) != len(d.Permissions) || !strings.Contains(txt, "holds only the first") {
 		t.Errorf("%d permission details, %d permissions; text ends %q", len(d.PermissionDetails), len(d.Permissions), txt[max(0, len(txt)-300):])
 	}
 }

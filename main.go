@@ -55,7 +55,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 			fmt.Fprint(stdout, usage)
 			return 0
 		case "-version", "--version":
-			fmt.Fprintln(stdout, "influx-token-mcp", version())
+			fmt.Fprintln(stdout, versionLine(buildInfo()))
 			return 0
 		default:
 			fmt.Fprintf(stderr, "influx-token-mcp: unknown argument %q; it takes only --help or --version (configuration is in the environment)\n", a)
@@ -78,7 +78,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
 		Proxy:      proxy,
-		UserAgent:  "influx-token-mcp/" + version() + " (+https://github.com/tokenaudit/influx-token-mcp)",
+		UserAgent:  "influx-token-mcp/" + releaseVersion(buildInfo()) + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
@@ -89,9 +89,9 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		DefaultOrg:   cfg.Org,
 		DefaultOrgID: cfg.OrgID,
 		Timeout:      cfg.Timeout,
-	}, version(), logger)
+	}, releaseVersion(buildInfo()), logger)
 
-	logger.Info("starting", "version", version(), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
+	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
 	logProxy(logger, cfg.Host, proxy)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
@@ -149,11 +149,61 @@ func environ() map[string]string {
 	return m
 }
 
-// version is the module version from the build info: a tag for
-// `go install …@v1.2.3`, "(devel)" for a local build.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+// A release build stamps these (.goreleaser.yaml):
+//
+//	-ldflags "-X main.version=1.2.3 -X main.commit=<hash> -X main.date=<RFC 3339>"
+var version, commit, date string
+
+func buildInfo() *debug.BuildInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return bi
+}
+
+// releaseVersion is the version told to clients and InfluxDB: the release's,
+// else the module's (`go install …@v1.2.3`), else "(devel)".
+func releaseVersion(bi *debug.BuildInfo) string {
+	if version != "" {
+		return version
+	}
+	if bi != nil && bi.Main.Version != "" {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// versionLine is what --version prints: the version, and the commit with its
+// time. A release build stamps them; a build from a git checkout has them
+// in its build info (go build records the VCS state unless -buildvcs=false).
+func versionLine(bi *debug.BuildInfo) string {
+	rev, when, modified := commit, date, false
+	if rev == "" && bi != nil {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	line := "influx-token-mcp " + releaseVersion(bi)
+	var details []string
+	if rev != "" {
+		details = append(details, "commit "+rev)
+	}
+	if when != "" {
+		details = append(details, when)
+	}
+	if modified {
+		details = append(details, "with local changes")
+	}
+	if bi != nil {
+		details = append(details, bi.GoVersion)
+	}
+	if len(details) > 0 {
+		line += " (" + strings.Join(details, ", ") + ")"
+	}
+	return line
 }

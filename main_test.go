@@ -283,6 +283,13 @@ func baseEnv(t *testing.T, host string) map[string]string {
 // startServer runs the binary with exactly env as its environment.
 func startServer(t *testing.T, bin string, env map[string]string) *proc {
 	t.Helper()
+	return startServerReadingAfter(t, bin, env, nil)
+}
+
+// startServerReadingAfter is startServer for a client that reads nothing
+// from the server's stdout until readFrom is closed (nil: at once).
+func startServerReadingAfter(t *testing.T, bin string, env map[string]string, readFrom <-chan struct{}) *proc {
+	t.Helper()
 	cmd := exec.Command(bin)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -304,6 +311,9 @@ func startServer(t *testing.T, bin string, env map[string]string) *proc {
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
+		if readFrom != nil {
+			<-readFrom // the test must close it, also when it fails
+		}
 		p.readStdout(out)
 	}()
 	go func() {
@@ -667,8 +677,8 @@ func TestCancelledNotificationAbortsTheUpstreamRequest(t *testing.T) {
 	}
 }
 
-// Malformed, oversized and unknown input gets a proper error each time, and
-// the session goes on.
+// Malformed, huge and unknown input gets a proper answer under its id each
+// time, and the session goes on.
 func TestHostileInputKeepsTheSession(t *testing.T) {
 	f := newFakeInflux(t)
 	var seenMu sync.Mutex
@@ -716,8 +726,8 @@ func TestHostileInputKeepsTheSession(t *testing.T) {
 		{"control characters and Unicode in names", mustJSON(toolCall(12, "list_tokens", map[string]any{"user": weird, "org": weird, "description": weird, "resourceType": "buckets", "resourceName": weird})), 12, toolAny, 0, ""},
 		{"control characters in an ID", mustJSON(toolCall(13, "get_token", map[string]any{"authID": "0a000000\x00000001"})), 13, toolError, 0, "not an InfluxDB ID"},
 		{"path in an ID", mustJSON(toolCall(14, "get_token", map[string]any{"authID": "../../../api/v2"})), 14, toolError, 0, "not an InfluxDB ID"},
-		{"over the size limit", mustJSON(toolCall(15, "list_tokens", map[string]any{"description": strings.Repeat("b", 9<<20)})), 15, rpcError, -32600, "larger than"},
-		{"over the size limit, no id", []byte(`{"jsonrpc":"2.0","params":{"x":"` + strings.Repeat("c", 9<<20) + `"},"id":16}`), nil, rpcError, -32600, "larger than"},
+		{"9 MB line", mustJSON(toolCall(15, "list_tokens", map[string]any{"description": strings.Repeat("b", 9<<20)})), 15, toolOK, 0, "No token matches"},
+		{"9 MB line, id at the end", []byte(`{"jsonrpc":"2.0","params":{"x":"` + strings.Repeat("c", 9<<20) + `"},"id":16}`), 16, rpcError, -32601, ""},
 		{"unknown prompt", mustJSON(request(17, "prompts/get", map[string]any{"name": "nope"})), 17, rpcError, 0, "nope"},
 	} {
 		t.Run(tc.name, func(sub *testing.T) {
@@ -725,7 +735,7 @@ func TestHostileInputKeepsTheSession(t *testing.T) {
 			p.t = t // so that a failed wait ends this subtest, not its parent
 			defer func() { p.t = parent }()
 			p.sendRaw(tc.line)
-			m := p.await(tc.id, 10*time.Second)
+			m := p.await(tc.id, time.Minute) // a 9 MB line takes seconds under the race detector
 			switch tc.want {
 			case rpcError:
 				if m.Error == nil {
@@ -1003,4 +1013,219 @@ func vmHWM(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// A client that writes requests faster than it reads the answers, with
+// InfluxDB slow to answer: the server stops reading once enough requests
+// are unanswered, so its memory stays bounded however much the client
+// writes, and every request is answered once the client reads again.
+func TestUnreadRequestsKeepMemoryBounded(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc")
+	}
+	f := newFakeInflux(t)
+	upstream := make(chan struct{})
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		select { // hold every request until the client reads again
+		case <-upstream:
+		case <-r.Context().Done():
+		}
+		return false
+	})
+	env := baseEnv(t, f.srv.URL)
+	env["INFLUX_TIMEOUT"] = "2m"
+	env["INFLUX_LOG_LEVEL"] = "error"
+	reading := make(chan struct{})
+	var once sync.Once
+	readAgain := func() { once.Do(func() { close(upstream); close(reading) }) }
+	t.Cleanup(readAgain)
+	p := startServerReadingAfter(t, binary(t, false), env, reading) // the race detector's memory would swamp the measurement
+
+	const n = 300
+	description := strings.Repeat("d", 1<<20)
+	var written atomic.Int64
+	writerDone := make(chan error, 1)
+	go func() {
+		lines := [][]byte{
+			mustJSON(request("init", "initialize", map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "test", "version": "1"}})),
+			mustJSON(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"}),
+		}
+		for _, l := range lines {
+			if _, err := p.stdin.Write(append(l, '\n')); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+		for i := range n {
+			if _, err := p.stdin.Write(append(mustJSON(toolCall(i, "list_tokens", map[string]any{"description": description})), '\n')); err != nil {
+				writerDone <- err
+				return
+			}
+			written.Add(1)
+		}
+		writerDone <- nil
+	}()
+
+	// Wait until the server has read all the requests or has stopped
+	// reading for a while.
+	last, still := int64(-1), 0
+	for still < 8 {
+		select {
+		case err := <-writerDone:
+			if err != nil {
+				t.Fatalf("writing: %v", err)
+			}
+			writerDone <- nil
+			still = 8
+		case <-time.After(250 * time.Millisecond):
+			if now := written.Load(); now == last {
+				still++
+			} else {
+				last, still = now, 0
+			}
+		}
+	}
+	hwm := vmHWM(t, p.cmd.Process.Pid)
+	t.Logf("%d of %d requests of 1 MiB read while none was answered; peak RSS (VmHWM) %d MiB", written.Load(), n, hwm>>20)
+	if hwm > 128<<20 {
+		t.Errorf("peak RSS %d MiB with the answers unread, want under 128 MiB", hwm>>20)
+	}
+
+	readAgain()
+	if err := <-writerDone; err != nil {
+		t.Fatalf("writing: %v", err)
+	}
+	p.await("init", 30*time.Second)
+	for i := range n {
+		if res := p.await(i, 60*time.Second).tool(t); res.IsError || !strings.Contains(res.text(), "No token matches") {
+			t.Fatalf("call %d: isError=%v %.300q", i, res.IsError, res.text())
+		}
+	}
+	p.stdin.Close()
+	if code, _ := p.waitExit(5 * time.Second); code != 0 {
+		t.Errorf("exit status %d; stderr:\n%s", code, p.stderr.String())
+	}
+}
+
+// --version names the version, commit and date a release build stamps, under
+// the variable names .goreleaser.yaml sets.
+func TestVersionOfAReleaseBuild(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "influx-token-mcp")
+	ldflags := "-X main.version=9.8.7 -X main.commit=0123456789abcdef0123456789abcdef01234567 -X main.date=2026-01-02T03:04:05Z"
+	if out, err := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "influx-token-mcp 9.8.7 (commit 0123456789abcdef0123456789abcdef01234567, 2026-01-02T03:04:05Z, go"
+	if !strings.HasPrefix(string(out), want) {
+		t.Errorf("--version = %q, want it to start with %q", out, want)
+	}
+}
+
+// A build from a git checkout has no release version: --version names the
+// commit and its time from the build info, and says when the tree had local
+// changes.
+func TestVersionOfASourceBuild(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/tokenaudit/influx-token-mcp", Version: "(devel)"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "89decbbef26b0d3abeab7650185c5c6f2e6e9e76"},
+			{Key: "vcs.time", Value: "2026-11-30T01:21:25Z"},
+			{Key: "vcs.modified", Value: "true"},
+		}}
+	want := "influx-token-mcp (devel) (commit 89decbbef26b0d3abeab7650185c5c6f2e6e9e76, 2026-11-30T01:21:25Z, with local changes, go1.26.8)"
+	if got := versionLine(bi); got != want {
+		t.Errorf("versionLine = %q, want %q", got, want)
+	}
+	bi.Settings = nil // built with -buildvcs=false, or outside a checkout
+	if got, want := versionLine(bi), "influx-token-mcp (devel) (go1.26.8)"; got != want {
+		t.Errorf("without VCS info: %q, want %q", got, want)
+	}
+	bi.Main.Version = "v1.2.3" // go install …@v1.2.3
+	if got, want := versionLine(bi), "influx-token-mcp v1.2.3 (go1.26.8)"; got != want {
+		t.Errorf("go install: %q, want %q", got, want)
+	}
+}
+
+// What a client shows: the server's title, description and website, each
+// tool's title, and completions of the audit_tokens prompt's arguments from
+// InfluxDB's names, or none when InfluxDB is unreachable.
+func TestDiscoverableInClients(t *testing.T) {
+	f := newFakeInflux(t)
+	f.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v2/users" {
+			return false
+		}
+		writeJSON(w, map[string]any{"users": []any{
+			map[string]any{"id": "11b2f4c47da08000", "name": "alice"},
+			map[string]any{"id": "11b2f4c47da08001", "name": "Albert"},
+			map[string]any{"id": "11b2f4c47da08002", "name": "bob"},
+			map[string]any{"id": "11b2f4c47da08003", "name": "al\x1b]0;pwned\x07"},
+		}})
+		return true
+	})
+	complete := func(p *proc, id any, arg, typed string) []string {
+		t.Helper()
+		p.send(request(id, "completion/complete", map[string]any{
+			"ref":      map[string]any{"type": "ref/prompt", "name": "audit_tokens"},
+			"argument": map[string]any{"name": arg, "value": typed},
+		}))
+		m := p.await(id, 10*time.Second)
+		var res struct{ Completion struct{ Values []string } }
+		if m.Error != nil || json.Unmarshal(m.Result, &res) != nil || res.Completion.Values == nil {
+			t.Fatalf("completion/complete %s %q: %s", arg, typed, m.raw)
+		}
+		return res.Completion.Values
+	}
+
+	p := startServer(t, binary(t, raceEnabled()), baseEnv(t, f.srv.URL))
+	p.send(request("init", "initialize", map[string]any{
+		"protocolVersion": "2025-06-18", "capabilities": map[string]any{},
+		"clientInfo": map[string]any{"name": "test", "version": "1"},
+	}))
+	var init struct {
+		Capabilities map[string]json.RawMessage
+		ServerInfo   struct{ Name, Title, Description, WebsiteURL string }
+	}
+	if m := p.await("init", 10*time.Second); m.Error != nil || json.Unmarshal(m.Result, &init) != nil {
+		t.Fatalf("initialize: %s", m.raw)
+	}
+	if s := init.ServerInfo; s.Name != "influx-token-mcp" || s.Title == "" || s.Description == "" || s.WebsiteURL != "https://github.com/tokenaudit/influx-token-mcp" {
+		t.Errorf("serverInfo %+v: want a name, title, description and the website", s)
+	}
+	if _, ok := init.Capabilities["completions"]; !ok {
+		t.Errorf("capabilities %v lack completions", init.Capabilities)
+	}
+	p.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+	p.send(request("tools", "tools/list", nil))
+	var list struct {
+		Tools []struct{ Name, Title string }
+	}
+	if m := p.await("tools", 10*time.Second); json.Unmarshal(m.Result, &list) != nil || len(list.Tools) == 0 {
+		t.Fatalf("tools/list: %s", m.raw)
+	}
+	for _, tool := range list.Tools {
+		if tool.Title == "" {
+			t.Errorf("tool %s has no title", tool.Name)
+		}
+	}
+
+	if got := complete(p, "c1", "org", "a"); strings.Join(got, ",") != "acme" {
+		t.Errorf("org completions %q, want acme", got)
+	}
+	if got := complete(p, "c2", "user", "AL"); strings.Join(got, ",") != "Albert,alice" {
+		t.Errorf("user completions %q, want Albert and alice (not the name with control characters)", got)
+	}
+
+	down := startServer(t, binary(t, raceEnabled()), baseEnv(t, closedPort(t)))
+	down.initialize()
+	for i, arg := range []string{"org", "user"} {
+		if got := complete(down, i, arg, ""); len(got) != 0 {
+			t.Errorf("%s completions with InfluxDB unreachable: %q, want none", arg, got)
+		}
+	}
 }

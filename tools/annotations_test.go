@@ -7,7 +7,9 @@ import (
 
 // TestToolAnnotations checks, over a real tools/list, that every tool is
 // announced as read-only and safe (mcp-go's defaults announce destructive,
-// open-world tools), has a title, and declares its output schema.
+// open-world tools), has a title (at the top level, where clients of
+// protocol 2025-06-18 look, and in the annotations, where older ones do),
+// and declares its output schema.
 func TestToolAnnotations(t *testing.T) {
 	h := newHarness(t, baseWorld().start(t), Settings{})
 	tools := h.listTools(t)
@@ -18,8 +20,8 @@ func TestToolAnnotations(t *testing.T) {
 	for _, tool := range tools {
 		t.Run(tool.Name, func(t *testing.T) {
 			a := tool.Annotations
-			if a.Title == "" && tool.Title == "" {
-				t.Error("no title")
+			if tool.Title == "" || a.Title != tool.Title {
+				t.Errorf("title %q, annotation title %q: want both, the same", tool.Title, a.Title)
 			}
 			for _, hint := range []struct {
 				name string

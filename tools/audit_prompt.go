@@ -10,10 +10,12 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
+const auditTokensPrompt = "audit_tokens"
+
 // AuditTokensPrompt is the audit_tokens prompt: a full token audit that a
 // person can start from the client's prompt menu without knowing what to ask.
 func AuditTokensPrompt() server.ServerPrompt {
-	prompt := mcp.NewPrompt("audit_tokens",
+	prompt := mcp.NewPrompt(auditTokensPrompt,
 		mcp.WithPromptTitle("Audit InfluxDB tokens"),
 		mcp.WithPromptDescription("Walk through a complete audit of InfluxDB API tokens and finish with a short report and recommendations."),
 		mcp.WithArgument("org", mcp.ArgumentDescription("limit the audit to this org (name); all visible orgs if empty")),

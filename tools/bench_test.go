@@ -74,6 +74,9 @@ func (c benchClient) FindBuckets(_ context.Context, name, id string) ([]influx.B
 	return out, nil
 }
 
+func (c benchClient) OrgNames(context.Context) ([]string, error)  { return nil, nil }
+func (c benchClient) UserNames(context.Context) ([]string, error) { return nil, nil }
+
 func (c benchClient) FindOrgs(_ context.Context, name string) ([]influx.Organization, error) {
 	for o := range fixture.Orgs {
 		if fixture.OrgName(o) == name {

@@ -220,7 +220,7 @@ func FuzzServeInput(f *testing.F) {
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		srv := NewServer(&stdioStub{}, Settings{Host: "http://stub:8086", Timeout: time.Second}, "fuzz", logger)
 		out := &stdioOutput{answers: map[string][]json.RawMessage{}, arrived: make(chan struct{})}
-		cfg := stdioConfig{workers: 2, drainTimeout: 3 * time.Second, shutdownTimeout: time.Second, maxMessage: 512}
+		cfg := stdioLimits{workers: 2, unanswered: 4, drainTimeout: 3 * time.Second, shutdownTimeout: time.Second}
 		done := make(chan error, 1)
 		start := time.Now()
 		go func() { done <- cfg.serve(context.Background(), srv, bytes.NewReader(data), out, logger) }()

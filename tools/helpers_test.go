@@ -150,6 +150,7 @@ func (f *fakeInflux) start(t *testing.T) *fakeInflux {
 	mux.HandleFunc("GET /api/v2/buckets", f.listBuckets)
 	mux.HandleFunc("GET /api/v2/buckets/{id}", f.getBucket)
 	mux.HandleFunc("GET /api/v2/orgs", f.listOrgs)
+	mux.HandleFunc("GET /api/v2/users", f.listUsers)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake InfluxDB: unexpected request %s %s", r.Method, r.URL.RequestURI())
 		f.error(w, http.StatusNotFound, "not found", "path not found", false)
@@ -413,6 +414,14 @@ func (f *fakeInflux) getBucket(w http.ResponseWriter, r *http.Request) {
 	f.error(w, http.StatusNotFound, "not found", "bucket not found", true)
 }
 
+func (f *fakeInflux) listUsers(w http.ResponseWriter, r *http.Request) {
+	list := []map[string]any{}
+	for _, u := range f.users {
+		list = append(list, map[string]any{"id": u.ID, "name": u.Name, "status": "active"})
+	}
+	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": list})
+}
+
 func (f *fakeInflux) listOrgs(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("org")
 	list := []map[string]any{}
@@ -491,6 +500,7 @@ func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings
 	toolsList := All(client, settings)
 	h.srv = mcptest.NewUnstartedServer(t)
 	h.srv.AddServerOptions(ServerOptions(logger, toolsList)...)
+	h.srv.AddServerOptions(CompletionOptions(client, logger)...)
 	h.srv.AddTools(toolsList...)
 	h.srv.AddPrompts(Prompts()...)
 	if err := h.srv.Start(t.Context()); err != nil {

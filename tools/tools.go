@@ -24,6 +24,8 @@ type Client interface {
 	GetAuthorization(ctx context.Context, id string) (*influx.Authorization, error)
 	FindBuckets(ctx context.Context, name, id string) ([]influx.Bucket, error)
 	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
+	OrgNames(ctx context.Context) ([]string, error)  // for completions
+	UserNames(ctx context.Context) ([]string, error) // likewise
 }
 
 // Settings are the parts of the configuration the tools use.
@@ -87,6 +89,9 @@ func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerO
 		server.WithToolCapabilities(false),
 		server.WithPromptCapabilities(false),
 		server.WithInstructions(instructions),
+		server.WithTitle("InfluxDB Token Audit"),
+		server.WithDescription("Audits InfluxDB API tokens read-only: who holds which token, what each can read or write, and which are risky or stale. Token secrets are never shown."),
+		server.WithWebsiteURL("https://github.com/tokenaudit/influx-token-mcp"),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(recoverAsToolError(log)),
 		server.WithToolHandlerMiddleware(logCalls(log)),
@@ -99,7 +104,7 @@ func ServerOptions(log *slog.Logger, tools []server.ServerTool) []server.ServerO
 // NewServer builds the MCP server with every tool and prompt.
 func NewServer(c Client, s Settings, version string, log *slog.Logger) *server.MCPServer {
 	tools := All(c, s)
-	srv := server.NewMCPServer("influx-token-mcp", version, ServerOptions(log, tools)...)
+	srv := server.NewMCPServer("influx-token-mcp", version, append(ServerOptions(log, tools), CompletionOptions(c, log)...)...)
 	srv.AddTools(tools...)
 	srv.AddPrompts(Prompts()...)
 	return srv
@@ -176,14 +181,19 @@ func dropNull(schema any) {
 	}
 }
 
-// readOnly are the annotations of every tool here: nothing is changed, and
-// the tools talk only to the one configured InfluxDB.
+// readOnly sets the title and annotations of every tool here: nothing is
+// changed, and the tools talk only to the one configured InfluxDB. The title
+// goes both at the top level (protocol 2025-06-18 on) and in the annotations
+// (what older clients read).
 func readOnly(title string) mcp.ToolOption {
-	return mcp.WithToolAnnotation(mcp.ToolAnnotation{
-		Title:           title,
-		ReadOnlyHint:    mcp.ToBoolPtr(true),
-		DestructiveHint: mcp.ToBoolPtr(false),
-		IdempotentHint:  mcp.ToBoolPtr(true),
-		OpenWorldHint:   mcp.ToBoolPtr(false),
-	})
+	return func(t *mcp.Tool) {
+		t.Title = title
+		mcp.WithToolAnnotation(mcp.ToolAnnotation{
+			Title:           title,
+			ReadOnlyHint:    mcp.ToBoolPtr(true),
+			DestructiveHint: mcp.ToBoolPtr(false),
+			IdempotentHint:  mcp.ToBoolPtr(true),
+			OpenWorldHint:   mcp.ToBoolPtr(false),
+		})(t)
+	}
 }

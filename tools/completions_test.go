@@ -1,0 +1,100 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// complete asks for completions of one argument of a prompt.
+func (h *harness) complete(t *testing.T, prompt, arg, typed string) (values []string, hasMore bool) {
+	t.Helper()
+	raw := h.raw(t, "completion/complete", map[string]any{
+		"ref":      map[string]any{"type": "ref/prompt", "name": prompt},
+		"argument": map[string]any{"name": arg, "value": typed},
+	})
+	var res struct {
+		Completion struct {
+			Values  []string `json:"values"`
+			HasMore bool     `json:"hasMore"`
+		} `json:"completion"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil || res.Completion.Values == nil {
+		t.Fatalf("completion/complete: %s (%v)", raw, err)
+	}
+	return res.Completion.Values, res.Completion.HasMore
+}
+
+func TestPromptCompletionsComeFromInfluxDB(t *testing.T) {
+	w := baseWorld()
+	w.orgs = append(w.orgs,
+		fakeOrg{"5bb51bdadf9c0ae4", "Acme-EU"},
+		fakeOrg{"5bb51bdadf9c0ae5", "acme\x1b[2J"},                     // terminal escape
+		fakeOrg{"5bb51bdadf9c0ae6", "acme\u202egnp.exe"},               // right-to-left override
+		fakeOrg{"5bb51bdadf9c0ae7", "acme" + strings.Repeat("x", 300)}, // not typeable
+		fakeOrg{"5bb51bdadf9c0ae8", "acme-ünïcode 名前"},
+	)
+	h := newHarness(t, w.start(t), Settings{})
+	for _, tc := range []struct {
+		arg, typed string
+		want       []string
+	}{
+		{"org", "", []string{"acme", "Acme-EU", "acme-ünïcode 名前", "globex", "initech"}},
+		{"org", "AC", []string{"acme", "Acme-EU", "acme-ünïcode 名前"}},
+		{"org", "glo", []string{"globex"}},
+		{"org", "zzz", []string{}},
+		{"user", "a", []string{"admin", "alice"}},
+		{"user", "", []string{"admin", "alice", "bob", "carol"}},
+		{"nope", "a", []string{}},
+	} {
+		got, more := h.complete(t, "audit_tokens", tc.arg, tc.typed)
+		if !slices.Equal(got, tc.want) || more {
+			t.Errorf("%s %q: %q (hasMore %v), want %q", tc.arg, tc.typed, got, more, tc.want)
+		}
+	}
+	if got, _ := h.complete(t, "other_prompt", "org", ""); len(got) != 0 {
+		t.Errorf("another prompt: %q, want none", got)
+	}
+}
+
+// A full page of names may not be all of them: the answer says so.
+func TestPromptCompletionsSayWhenThereMayBeMore(t *testing.T) {
+	w := baseWorld()
+	w.users = nil
+	for i := range 100 {
+		w.users = append(w.users, fakeUser{ID: fmt.Sprintf("11b2f4c47da1%04x", i), Name: fmt.Sprintf("user%02d", i)})
+	}
+	h := newHarness(t, w.start(t), Settings{})
+	got, more := h.complete(t, "audit_tokens", "user", "user0")
+	if len(got) != 10 || !more {
+		t.Errorf("%q, hasMore %v; want user00 to user09 and hasMore", got, more)
+	}
+}
+
+// An InfluxDB that cannot be reached, or refuses, gives no suggestions and
+// no error.
+func TestPromptCompletionsWithoutInfluxDB(t *testing.T) {
+	t.Run("unreachable", func(t *testing.T) {
+		h := newHarnessAt(t, closedPortURL(t), nil, Settings{})
+		if got, more := h.complete(t, "audit_tokens", "org", "a"); len(got) != 0 || more {
+			t.Errorf("%q, want none", got)
+		}
+	})
+	t.Run("forbidden", func(t *testing.T) {
+		f := baseWorld().start(t)
+		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path != "/api/v2/users" {
+				return false
+			}
+			f.error(w, http.StatusForbidden, "forbidden", "insufficient permissions for read:users", false)
+			return true
+		})
+		h := newHarness(t, f, Settings{})
+		if got, _ := h.complete(t, "audit_tokens", "user", ""); len(got) != 0 {
+			t.Errorf("%q, want none", got)
+		}
+	})
+}

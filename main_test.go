@@ -938,8 +938,9 @@ func closedPort(t *testing.T) string {
 	return "http://" + addr
 }
 
-// A 400 MB answer from InfluxDB: the server stops reading at the 32 MiB cap,
-// answers with a tool error and stays under 256 MB of memory.
+// A 400 MB answer from InfluxDB: the server stops reading at the 4 MiB
+// limit on one token, answers with a tool error and stays under 256 MB of
+// memory.
 func TestHugeResponseKeepsMemoryBounded(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc")
@@ -970,15 +971,18 @@ func TestHugeResponseKeepsMemoryBounded(t *testing.T) {
 	env["INFLUX_LOG_LEVEL"] = "error"
 	p := startServer(t, binary(t, false), env) // the race detector's own memory would swamp the measurement
 	p.initialize()
-	for i, c := range []map[string]any{
-		toolCall(1, "list_tokens", map[string]any{}),
-		toolCall(2, "get_token", map[string]any{"authID": "0a00000000000001"}),
+	for i, c := range []struct {
+		call map[string]any
+		want string
+	}{
+		{toolCall(1, "list_tokens", map[string]any{}), "one element of the list is larger than 4 MiB"},
+		{toolCall(2, "get_token", map[string]any{"authID": "0a00000000000001"}), "the answer is larger than 4 MiB"},
 	} {
 		before := sent.Load()
-		p.send(c)
+		p.send(c.call)
 		res := p.await(i+1, 20*time.Second).tool(t)
-		if !res.IsError || !strings.Contains(res.text(), "larger than 32 MiB") {
-			t.Errorf("call %d: isError=%v %q, want the size cap named", i+1, res.IsError, res.text())
+		if !res.IsError || !strings.Contains(res.text(), c.want) {
+			t.Errorf("call %d: isError=%v %q, want the size limit named", i+1, res.IsError, res.text())
 		}
 		// Not more than the cap plus what the socket buffers hold.
 		if read := sent.Load() - before; read > 64<<20 {

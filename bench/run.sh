@@ -9,6 +9,9 @@
 #   REAL=1 bench/run.sh              # also time calls against the real InfluxDB
 #                                    # v2.8.0 handlers (integration/; the first
 #                                    # build of those takes minutes)
+#   HUGE=0 ALLACCESS=0 bench/run.sh  # skip the lists past the old 32 MiB cap
+#                                    # (default 300,000 tokens, 347 MB, and
+#                                    # 10,000 all-access tokens, 68 MB)
 #   GOBENCH=0 bench/run.sh           # skip the Go benchmarks
 #   BENCHTIME=2s bench/run.sh        # longer Go benchmarks (default 500ms)
 #
@@ -16,7 +19,8 @@
 # minimal mcp-go server (bench/baseline), alternating, RSS from
 # /proc/<pid>/status (VmRSS, VmHWM), list_tokens against a local stand-in
 # InfluxDB (bench/standin) next to a bare GET of the same URL, 10,000 tokens
-# with three permissions each, and the size of a page of 50.
+# with three permissions each, and the size of a page of 50; then page and
+# summary calls, time and peak RSS, on lists far past 32 MiB.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,7 +47,7 @@ echo "binary size: influx-token-mcp $(($(stat -c %s "$tmp/influx-token-mcp") / 1
 echo
 
 "$tmp/measure" -server "$tmp/influx-token-mcp" -baseline "$tmp/baseline" -standin "$tmp/standin" \
-	-runs "${RUNS:-15}" -calls "${CALLS:-30}" "${real[@]}"
+	-runs "${RUNS:-15}" -calls "${CALLS:-30}" -huge "${HUGE:-300000}" -allaccess "${ALLACCESS:-10000}" "${real[@]}"
 
 if [ "${GOBENCH:-1}" != 0 ]; then
 	echo

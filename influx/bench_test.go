@@ -19,8 +19,8 @@ var benchSizes = []int{10, 1000, 10000}
 // from memory: the decoder alone.
 func BenchmarkDecodeList(b *testing.B) { benchDecode(b, decodeList[Authorization]) }
 
-// BenchmarkDecodeListEncodingJSON is the same work done by encoding/json,
-// the way this package did it before it had its own reader: the yardstick.
+// BenchmarkDecodeListEncodingJSON is the same work done by encoding/json's
+// streaming Decoder: the yardstick.
 func BenchmarkDecodeListEncodingJSON(b *testing.B) {
 	benchDecode(b, referenceDecodeList[Authorization])
 }

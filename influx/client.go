@@ -17,9 +17,11 @@ import (
 	"time"
 )
 
-// DefaultMaxBody caps how much of one response is read. The token list has no
-// paging, so it is large on big instances (10,000 tokens with three permissions each is about 12 MB), but
-// anything past this cap is a broken or hostile server.
+// DefaultMaxBody caps how much of one response is read, except the token
+// list's: InfluxDB does not page that list, so it has no upper size (300,000
+// tokens are about 350 MB), and it is streamed with a bound on each token
+// instead (MaxElementSize). The other answers are small; anything past this
+// cap is a broken or hostile server.
 const DefaultMaxBody = 32 << 20
 
 // Options configure a Client. Host and Token are required.
@@ -29,7 +31,7 @@ type Options struct {
 	Timeout    time.Duration // per HTTP attempt, including reading the body
 	SkipVerify bool          // accept any TLS certificate
 	UserAgent  string
-	MaxBody    int64 // 0 means DefaultMaxBody
+	MaxBody    int64 // 0 means DefaultMaxBody; not applied to the token list
 
 	// Retry bounds the waits on 429 and 503; zero values take the defaults.
 	Retry RetryPolicy
@@ -141,7 +143,7 @@ func (c *Client) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*
 	setIf(q, "userID", f.UserID)
 	setIf(q, "org", f.Org)
 	setIf(q, "orgID", f.OrgID)
-	return c.get(ctx, "/api/v2/authorizations", q, func(body io.Reader) error {
+	return c.get(ctx, "/api/v2/authorizations", q, noBodyCap, func(body io.Reader) error {
 		return decodeList(body, "authorizations", func(a *Authorization) error {
 			if a.ID == "" {
 				return errors.New("an authorization without id")
@@ -158,7 +160,7 @@ func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorizatio
 		return nil, err
 	}
 	var a Authorization
-	err := c.get(ctx, "/api/v2/authorizations/"+url.PathEscape(id), nil, func(body io.Reader) error {
+	err := c.get(ctx, "/api/v2/authorizations/"+url.PathEscape(id), nil, c.maxBody, func(body io.Reader) error {
 		if err := decodeObject(body, &a); err != nil {
 			return err
 		}
@@ -185,7 +187,7 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 			return nil, err
 		}
 		var b Bucket
-		err = c.get(ctx, "/api/v2/buckets/"+url.PathEscape(id), nil, func(body io.Reader) error {
+		err = c.get(ctx, "/api/v2/buckets/"+url.PathEscape(id), nil, c.maxBody, func(body io.Reader) error {
 			return decodeObject(body, &b)
 		})
 		if err == nil && b.ID != "" {
@@ -203,7 +205,7 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 			offset := page * pageSize
 			q := url.Values{"name": {name}, "limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
 			n := 0
-			err = c.get(ctx, "/api/v2/buckets", q, func(body io.Reader) error {
+			err = c.get(ctx, "/api/v2/buckets", q, c.maxBody, func(body io.Reader) error {
 				return decodeList(body, "buckets", func(b *Bucket) error {
 					n++
 					if b.Name == name {
@@ -238,7 +240,7 @@ var ErrTooManyPages = errors.New("the lookup stopped after the most pages it ask
 func (c *Client) FindOrgs(ctx context.Context, name string) ([]Organization, error) {
 	q := url.Values{"org": {name}}
 	var out []Organization
-	err := c.get(ctx, "/api/v2/orgs", q, func(body io.Reader) error {
+	err := c.get(ctx, "/api/v2/orgs", q, c.maxBody, func(body io.Reader) error {
 		return decodeList(body, "orgs", func(o *Organization) error {
 			out = append(out, *o)
 			return nil
@@ -272,7 +274,7 @@ func (c *Client) names(ctx context.Context, path string) ([]string, error) {
 		Orgs  []struct{ Name string } `json:"orgs"`
 		Users []struct{ Name string } `json:"users"`
 	}
-	err := c.get(ctx, path, url.Values{"limit": {strconv.Itoa(NamesPage)}}, func(body io.Reader) error {
+	err := c.get(ctx, path, url.Values{"limit": {strconv.Itoa(NamesPage)}}, c.maxBody, func(body io.Reader) error {
 		return json.NewDecoder(body).Decode(&page)
 	})
 	var names []string
@@ -288,9 +290,13 @@ func setIf(q url.Values, key, value string) {
 	}
 }
 
+// noBodyCap is get's maxBody for an answer that is streamed.
+const noBodyCap = -1
+
 // get performs one GET with retries on rate limits and hands the body of a
-// 2xx answer to decode; any other status becomes an *APIError.
-func (c *Client) get(ctx context.Context, path string, q url.Values, decode func(io.Reader) error) error {
+// 2xx answer, up to maxBody bytes, to decode; any other status becomes an
+// *APIError.
+func (c *Client) get(ctx context.Context, path string, q url.Values, maxBody int64, decode func(io.Reader) error) error {
 	u := *c.base
 	u.Path = c.base.Path + path
 	if len(q) > 0 {
@@ -300,7 +306,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, decode func
 
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, target, path, decode)
+		err := c.attempt(ctx, target, path, maxBody, decode)
 		wait, retry := c.retry.next(err, attempt, time.Since(start))
 		if !retry {
 			return err
@@ -318,7 +324,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, decode func
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, target, path string, decode func(io.Reader) error) error {
+func (c *Client) attempt(ctx context.Context, target, path string, maxBody int64, decode func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return err
@@ -332,14 +338,20 @@ func (c *Client) attempt(ctx context.Context, target, path string, decode func(i
 		return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err), CtxErr: ctx.Err()}
 	}
 	defer resp.Body.Close()
-	body := &cappedReader{r: resp.Body, left: c.maxBody}
-
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.apiError(resp, path, body)
+		return c.apiError(resp, path, resp.Body)
+	}
+	var body io.Reader = resp.Body
+	if maxBody != noBodyCap {
+		body = &cappedReader{r: resp.Body, left: maxBody}
 	}
 	if err := decode(body); err != nil {
 		if errors.Is(err, errBodyTooLarge) {
-			return &ResponseError{Path: path, Reason: fmt.Sprintf("the response is larger than %d MiB", c.maxBody>>20)}
+			return &ResponseError{Path: path, Reason: fmt.Sprintf("the response is larger than %d MiB", maxBody>>20)}
+		}
+		var limitErr *LimitError
+		if errors.As(err, &limitErr) {
+			return &ResponseError{Path: path, Reason: limitErr.Error()}
 		}
 		var te *TransportError
 		if errors.As(err, &te) {

@@ -7,15 +7,24 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tokenaudit/influx-token-mcp/bench/fixture"
 )
 
-// These tests check decode.go's reader against encoding/json: both must
-// hand over the same elements and fail on the same inputs.
+// These tests check decodeList against encoding/json: where both accept an
+// input they must hand over the same elements. decodeList keeps the JSON
+// library's stricter defaults: it rejects duplicate names (including names
+// that differ only in case, which match the same field), invalid UTF-8 and
+// times not in strict RFC 3339 form. And it reads a time from the JSON
+// string's value, where encoding/json reads it from the raw text, so that it
+// accepts a time with escapes ("…\u005a") that encoding/json rejects.
 
 // referenceDecodeList is decodeList written with encoding/json's streaming
 // Decoder.
@@ -78,12 +87,12 @@ func referenceDecodeList[T any](r io.Reader, key string, fn func(*T) error) erro
 
 // sameAsEncodingJSON decodes body as a list of T under key with both
 // decoders and reports any difference in the elements handed over or in
-// whether the input was accepted.
+// whether the input was accepted that the rules above do not explain.
 func sameAsEncodingJSON[T Authorization | Bucket | Organization](t *testing.T, key string, body []byte, oneByte bool) {
 	t.Helper()
 	var want, got []T
 	wantErr := referenceDecodeList(bytes.NewReader(body), key, func(v *T) error {
-		clipStrings(reflect.ValueOf(v).Elem()) // the decoder clips every string at MaxField
+		clipAll(reflect.ValueOf(v).Elem()) // the decoder clips every string at MaxField
 		want = append(want, *v)
 		return nil
 	})
@@ -92,10 +101,24 @@ func sameAsEncodingJSON[T Authorization | Bucket | Organization](t *testing.T, k
 		r = iotest.OneByteReader(r)
 	}
 	gotErr := decodeList(r, key, func(v *T) error { got = append(got, *v); return nil })
-	if (gotErr == nil) != (wantErr == nil) {
-		t.Errorf("%T from %q:\nerror %v, encoding/json: %v", *new(T), clipBody(body), gotErr, wantErr)
+	stricter := stricterRule(gotErr)
+	var timeErr *time.ParseError
+	escapedTime := gotErr == nil && errors.As(wantErr, &timeErr) && bytes.ContainsRune(body, '\\')
+	switch {
+	case gotErr == nil && wantErr != nil && !escapedTime:
+		t.Errorf("%T from %q:\naccepted, encoding/json: %v", *new(T), clipBody(body), wantErr)
+	case gotErr != nil && wantErr == nil && !stricter:
+		t.Errorf("%T from %q:\nerror %v, encoding/json accepts it", *new(T), clipBody(body), gotErr)
 	}
-	if !reflect.DeepEqual(got, want) {
+	// Where one decoder stops earlier, the other handed over the same
+	// elements before that.
+	if stricter && len(got) < len(want) {
+		want = want[:len(got)]
+	}
+	if escapedTime && len(want) < len(got) {
+		got = got[:len(want)]
+	}
+	if len(got) != len(want) || len(got) > 0 && !reflect.DeepEqual(got, want) {
 		t.Errorf("%T from %q:\n got %+v\nwant %+v", *new(T), clipBody(body), got, want)
 	}
 	if gotErr != nil && strings.Contains(gotErr.Error(), "SECRET") {
@@ -103,22 +126,32 @@ func sameAsEncodingJSON[T Authorization | Bucket | Organization](t *testing.T, k
 	}
 }
 
-// clipStrings applies ClipField to every string in v, as the decoder does.
-func clipStrings(v reflect.Value) {
+// clipAll applies ClipField to every string in v, as the decoder does.
+func clipAll(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(ClipField(v.String()))
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				clipStrings(v.Field(i))
+				clipAll(v.Field(i))
 			}
 		}
 	case reflect.Slice:
 		for i := range v.Len() {
-			clipStrings(v.Index(i))
+			clipAll(v.Index(i))
 		}
 	}
+}
+
+// stricterRule reports whether err is one of the rules encoding/json does
+// not have: duplicate names, invalid UTF-8, an escaped lone surrogate (which
+// encoding/json turns into U+FFFD), a time not in strict RFC 3339 form (such
+// as a one-digit hour, which encoding/json accepts).
+func stricterRule(err error) bool {
+	var timeErr *time.ParseError
+	return err != nil && (errors.Is(err, jsontext.ErrDuplicateName) || errors.As(err, &timeErr) ||
+		strings.Contains(err.Error(), "invalid UTF-8") || strings.Contains(err.Error(), "surrogate"))
 }
 
 func clipBody(b []byte) string {
@@ -260,4 +293,49 @@ func FuzzDecodeList(f *testing.F) {
 		sameAsEncodingJSON[Authorization](t, "authorizations", body, len(body)%2 == 0)
 		sameAsEncodingJSON[Bucket](t, "buckets", body, false)
 	})
+}
+
+// TestDecodeListLimits: elements up to MaxElementSize and strings up to
+// MaxStringSize are read, however many there are and whatever the decoder
+// has read ahead; one past a limit is an error that names it, after the
+// elements before it were handed over.
+func TestDecodeListLimits(t *testing.T) {
+	// element is a token of exactly size bytes, most of them in a field
+	// that is skipped.
+	element := func(id string, size int) string {
+		head, tail := `{"id":"`+id+`","links":"`, `"}`
+		return head + strings.Repeat("x", size-len(head)-len(tail)) + tail
+	}
+	list := func(elements ...string) string {
+		return `{"authorizations":[` + strings.Join(elements, ",") + `]}`
+	}
+	small := element("small", 300)
+	big := element("big", MaxElementSize-1) // and a comma
+	for _, tc := range []struct {
+		name    string
+		body    string
+		wantIDs []string
+		wantErr string
+	}{
+		{"elements at the limit", list(small, big, big, small, big), []string{"small", "big", "big", "small", "big"}, ""},
+		{"an element past the limit", list(small, big, element("huge", MaxElementSize+1), small), []string{"small", "big"}, "one element of the list is larger than 4 MiB"},
+		{"another field past the limit", `{"links":"` + strings.Repeat("x", MaxElementSize) + `",` + list(small)[1:], nil, "larger than 4 MiB"},
+		// A long string is clipped (untrusted.go), not an error: a long
+		// description must not stop an audit.
+		{"a long string", list(small, `{"id":"b","description":"`+strings.Repeat("d", 1<<20)+`"}`, small), []string{"small", "b", "small"}, ""},
+		{"a long string in a permission", list(`{"id":"c","permissions":[{"action":"read","resource":{"type":"buckets","name":"` + strings.Repeat("n", 1<<20) + `"}}]}`), []string{"c"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range []io.Reader{strings.NewReader(tc.body), iotest.HalfReader(strings.NewReader(tc.body))} {
+				var got []string
+				err := decodeList(r, "authorizations", func(a *Authorization) error { got = append(got, a.ID); return nil })
+				if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+					t.Errorf("err = %v, want %q", err, tc.wantErr)
+				}
+				if !slices.Equal(got, tc.wantIDs) {
+					t.Errorf("handed over %q, want %q", got, tc.wantIDs)
+				}
+			}
+		})
+	}
 }

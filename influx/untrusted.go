@@ -38,6 +38,28 @@ func ClipTo(s string, n int) string {
 	return s[:cut] + Clipped // a new string: s is not kept alive
 }
 
+// clipStrings applies ClipField to every string of a decoded value, as the
+// decoder hands it over.
+func clipStrings(v any) {
+	clip := func(ss ...*string) {
+		for _, s := range ss {
+			*s = ClipField(*s)
+		}
+	}
+	switch v := v.(type) {
+	case *Authorization:
+		clip(&v.ID, &v.Description, &v.Status, &v.OrgID, &v.Org, &v.UserID, &v.User)
+		for i := range v.Permissions {
+			p := &v.Permissions[i]
+			clip(&p.Action, &p.Resource.Type, &p.Resource.ID, &p.Resource.Name, &p.Resource.OrgID, &p.Resource.Org)
+		}
+	case *Bucket:
+		clip(&v.ID, &v.Name, &v.OrgID)
+	case *Organization:
+		clip(&v.ID, &v.Name)
+	}
+}
+
 // MaxRedirects is how many redirects within INFLUX_HOST's origin one request
 // follows; a server that moved its API once or twice is fine, a chain is not.
 const MaxRedirects = 3

@@ -262,20 +262,20 @@ func TestUpstreamFaultsThenRecovery(t *testing.T) {
 		{name: "200 of the wrong shape (list)", tool: "list_tokens",
 			fault: func(u *faultUpstream) { u.set(jsonAnswer(200, `{"authorizations":{"id":"0a1b2c3d4e5f6a7b"}}`)) },
 			want:  []string{"unusable answer"}},
-		{name: "body over the size cap", tool: "list_tokens", opts: influx.Options{MaxBody: 1 << 20},
+		{name: "one token over the size limit", tool: "list_tokens",
 			fault: func(u *faultUpstream) {
 				u.set(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/json")
 					io.WriteString(w, `{"authorizations":[{"id":"0a1b2c3d4e5f6a7b","description":"`)
 					chunk := strings.Repeat("x", 64<<10)
-					for range 64 { // 4 MiB
+					for range 65 { // over 4 MiB
 						if _, err := io.WriteString(w, chunk); err != nil {
 							return
 						}
 					}
 				})
 			},
-			want: []string{"larger than 1 MiB"}},
+			want: []string{"one element of the list is larger than 4 MiB"}},
 		{name: "token echoed in an error", tool: "get_token",
 			fault: func(u *faultUpstream) {
 				u.set(jsonAnswer(401, `{"code":"unauthorized","message":"token `+faultToken+` is not valid"}`))

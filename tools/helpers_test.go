@@ -7,6 +7,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -479,7 +480,7 @@ func newHarness(t *testing.T, fake *fakeInflux, settings Settings) *harness {
 func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings) *harness {
 	t.Helper()
 	client, err := influx.New(influx.Options{
-		Host: host, Token: configuredToken, Timeout: 5 * time.Second,
+		Host: host, Token: configuredToken, Timeout: cmp.Or(settings.Timeout, 5*time.Second),
 		UserAgent: "influx-token-mcp/test",
 		Retry:     influx.RetryPolicy{MaxAttempts: 1},
 	})

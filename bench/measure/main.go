@@ -28,6 +28,7 @@ const benchToken = "bench-operator-token"
 type config struct {
 	server, baseline, standin, real string
 	runs, calls, big                int
+	huge, allAccess                 int
 }
 
 func main() {
@@ -38,6 +39,8 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 15, "processes started per start-up measurement")
 	flag.IntVar(&c.calls, "calls", 30, "calls per latency measurement")
 	flag.IntVar(&c.big, "big", 10000, "tokens in the large case")
+	flag.IntVar(&c.huge, "huge", 300000, "tokens with three permissions in the largest list (0 skips it)")
+	flag.IntVar(&c.allAccess, "allaccess", 10000, "all-access tokens in the list of those (0 skips it)")
 	flag.StringVar(&c.real, "real", "", "integration/cmd/influx-testserver binary: also time calls against the real InfluxDB handlers")
 	flag.Parse()
 	if c.server == "" || c.baseline == "" || c.standin == "" {
@@ -79,7 +82,64 @@ func run(c config) error {
 			return err
 		}
 	}
-	return largeList(c, big)
+	if err := largeList(c, big); err != nil {
+		return err
+	}
+	return noSizeCliff(c)
+}
+
+// noSizeCliff measures page and summary calls on lists far past the 32 MiB
+// that once capped an answer, each call kind in a fresh process: time and
+// peak RSS, next to a bare GET of the same list.
+func noSizeCliff(c config) error {
+	fmt.Println()
+	for _, tc := range []struct {
+		n         int
+		allAccess bool
+		what      string
+	}{
+		{c.huge, false, "tokens with 3 permissions each"},
+		{c.allAccess, true, "all-access tokens (43 permissions each)"},
+	} {
+		if tc.n == 0 {
+			continue
+		}
+		args := []string{}
+		if tc.allAccess {
+			args = append(args, "-allaccess")
+		}
+		s, err := startStandin(c.standin, tc.n, args...)
+		if err != nil {
+			return err
+		}
+		hc := &http.Client{}
+		var tGet []float64
+		size := 0
+		for range 3 {
+			t0 := time.Now()
+			raw, err := s.get(hc)
+			if err != nil {
+				s.stop()
+				return err
+			}
+			tGet, size = append(tGet, ms(time.Since(t0))), len(raw)
+		}
+		fmt.Printf("== %d %s: InfluxDB JSON %.0f MB as OSS sends it; bare GET %.0f ms\n", tc.n, tc.what, mb(size), median(tGet))
+		for _, call := range []struct{ what, args string }{
+			{"page of 50", `{}`},
+			{"summary (limit 0)", `{"limit":0}`},
+		} {
+			d, hwm, _, err := oneQuery(c.server, s, call.args, 3)
+			if err != nil {
+				s.stop()
+				return err
+			}
+			fmt.Printf("list_tokens %-18s %7.0f ms, peak RSS %.1f MB (target 40 MB)\n", call.what, d, hwm)
+		}
+		fmt.Println()
+		s.stop()
+	}
+	return nil
 }
 
 // startup starts the baseline and the server alternately, c.runs times each.
@@ -370,8 +430,8 @@ type standin struct {
 	url string
 }
 
-func startStandin(bin string, n int) (*standin, error) {
-	cmd := exec.Command(bin, "-n", strconv.Itoa(n))
+func startStandin(bin string, n int, args ...string) (*standin, error) {
+	cmd := exec.Command(bin, append([]string{"-n", strconv.Itoa(n)}, args...)...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

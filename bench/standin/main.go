@@ -1,6 +1,7 @@
 // Command standin is a local stand-in for InfluxDB's token API, for the
 // benchmarks: GET /api/v2/authorizations answers a generated list of -n
-// tokens (bench/fixture, formatted as InfluxDB OSS formats it), and
+// tokens (bench/fixture, formatted as InfluxDB OSS formats it; -allaccess
+// for all-access tokens), and
 // /api/v2/buckets and /api/v2/orgs answer empty lists. It prints its base URL
 // on stdout once it listens and serves until stdin closes or it is killed.
 // GET /bench/requests tells how many API requests it has answered, so the
@@ -26,9 +27,14 @@ func main() {
 	n := flag.Int("n", 10, "number of tokens")
 	addr := flag.String("addr", "127.0.0.1:0", "`host:port` to listen on")
 	compact := flag.Bool("compact", false, "answer compact JSON instead of InfluxDB's tab-indented JSON")
+	allAccess := flag.Bool("allaccess", false, "give every token the permissions of an all-access token")
 	flag.Parse()
 
-	body := fixture.List(*n)
+	var list bytes.Buffer
+	if err := fixture.Write(&list, *n, *allAccess); err != nil {
+		fail(err)
+	}
+	body := list.Bytes()
 	if *compact {
 		var b bytes.Buffer
 		if err := json.Compact(&b, body); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/caarlos0/env/v11"
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
@@ -45,7 +46,7 @@ the environment, else from the influx CLI's active profile (field by field):
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], environ(), os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], env.ToMap(os.Environ()), os.Stdin, os.Stdout, os.Stderr))
 }
 
 func run(args []string, environ map[string]string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -68,8 +69,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
 		return 1
 	}
-	level, _ := influx.ParseLogLevel(cfg.LogLevel)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	proxy := proxyFromEnvironment(environ)
 	client, err := influx.New(influx.Options{
@@ -138,15 +138,6 @@ func logProxy(logger *slog.Logger, host string, proxy func(*url.URL) (*url.URL, 
 	default:
 		logger.Info("INFLUX_HOST is reached through a proxy (HTTPS tunnelled through it)", "proxy", p.Scheme+"://"+p.Host)
 	}
-}
-
-func environ() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	return m
 }
 
 // A release build stamps these (.goreleaser.yaml):

@@ -131,9 +131,6 @@ func ParseHost(host string) (*url.URL, error) {
 	return u, nil
 }
 
-// Host is the configured host name (with port), for messages.
-func (c *Client) Host() string { return c.base.Host }
-
 // ListAuthorizations calls GET /api/v2/authorizations and hands each
 // authorization to fn as it is decoded, so that a list of thousands of tokens
 // is never held as one document. fn may keep the pointer.

@@ -24,7 +24,7 @@ type Config struct {
 	OrgID        string        `env:"INFLUX_ORG_ID"`
 	Timeout      time.Duration `env:"INFLUX_TIMEOUT" envDefault:"30s"`
 	SkipVerify   bool          `env:"INFLUX_SKIP_VERIFY"`
-	LogLevel     string        `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
+	LogLevel     slog.Level    `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
 	ConfigsPath  string        `env:"INFLUX_CONFIGS_PATH"`
 	ActiveConfig string        `env:"INFLUX_ACTIVE_CONFIG"`
 
@@ -44,24 +44,6 @@ type ConfigSource struct {
 	File      string // the influx CLI configs file that was read, or ""
 	Profile   string // the profile used from File
 	ProfileBy string // how Profile was chosen: "INFLUX_ACTIVE_CONFIG" or "active = true"
-}
-
-// String is one line for people, e.g.
-// `host from profile, token from profile, org from INFLUX_ORG; profile "local" (active = true) in /home/me/.influxdbv2/configs`.
-func (s ConfigSource) String() string {
-	token := s.Token
-	if s.TokenFile != "" {
-		token += " (" + s.TokenFile + ")"
-	}
-	org := "no default org"
-	if s.Org != "" {
-		org = "org from " + s.Org
-	}
-	out := fmt.Sprintf("host from %s, token from %s, %s", s.Host, token, org)
-	if s.File == "" {
-		return out + "; no influx CLI profile read"
-	}
-	return fmt.Sprintf("%s; profile %q (%s) in %s", out, s.Profile, s.ProfileBy, s.File)
 }
 
 // LogValue logs the source as a group: host, token, token_file, org, file,
@@ -114,7 +96,7 @@ const maxConfigsFile = 1 << 20
 func LoadConfig(environ map[string]string) (Config, error) {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: environ})
 	if err != nil {
-		return cfg, configParseError(err)
+		return cfg, configParseError(err, environ)
 	}
 	if cfg.Token != "" && cfg.TokenFile != "" {
 		return cfg, &ConfigError{"INFLUX_TOKEN_FILE", "is set together with INFLUX_TOKEN", "set only one of them"}
@@ -161,9 +143,6 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, &ConfigError{"INFLUX_TIMEOUT", fmt.Sprintf("%q is not a positive duration", cfg.Timeout), "set it to e.g. 30s or 1m"}
-	}
-	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
-		return cfg, &ConfigError{"INFLUX_LOG_LEVEL", fmt.Sprintf("%q is not a log level", cfg.LogLevel), "set it to debug, info, warn or error"}
 	}
 	return cfg, nil
 }
@@ -222,25 +201,25 @@ func (cfg *Config) applyProfile(environ map[string]string) error {
 	cfg.Source.File, cfg.Source.Profile, cfg.Source.ProfileBy = path, name, by
 
 	if !envHost {
-		if strings.TrimSpace(p.url) == "" {
+		if strings.TrimSpace(p.URL) == "" {
 			return &ConfigError{cfg.profileRef(), "has no url",
 				fmt.Sprintf("run `influx config update --config-name %s --host-url URL`, or set INFLUX_HOST", name)}
 		}
-		cfg.Host, cfg.Source.Host = p.url, "profile"
+		cfg.Host, cfg.Source.Host = p.URL, "profile"
 	}
 	if !envToken {
-		if strings.TrimSpace(p.token) == "" {
+		if strings.TrimSpace(p.Token) == "" {
 			problem := "has no token"
-			if p.cookie != "" {
+			if p.Cookie != "" {
 				problem += " (it holds a session cookie from a username/password login, which this server cannot use)"
 			}
 			return &ConfigError{cfg.profileRef(), problem,
 				fmt.Sprintf("run `influx config update --config-name %s --token TOKEN`, or set INFLUX_TOKEN_FILE (or INFLUX_TOKEN)", name)}
 		}
-		cfg.Token, cfg.Source.Token = p.token, "profile"
+		cfg.Token, cfg.Source.Token = p.Token, "profile"
 	}
-	if cfg.Org == "" && cfg.OrgID == "" && p.org != "" {
-		cfg.Org, cfg.Source.Org = p.org, "profile"
+	if cfg.Org == "" && cfg.OrgID == "" && p.Org != "" {
+		cfg.Org, cfg.Source.Org = p.Org, "profile"
 	}
 	return nil
 }
@@ -292,12 +271,20 @@ func missingVars(envHost, envToken bool) (vars, verb string) {
 	return "INFLUX_TOKEN", "is"
 }
 
-// profile is one table of the influx CLI's configs file. Other keys
-// (previous, and whatever later CLI versions add) are ignored.
+// profile is one table of the influx CLI's configs file, decoded as the CLI
+// decodes it. Other keys (previous, and whatever later CLI versions add) are
+// ignored.
 type profile struct {
-	url, token, org, cookie string
-	active                  bool
+	URL    string `toml:"url"`
+	Token  string `toml:"token"`
+	Org    string `toml:"org"`
+	Cookie string `toml:"cookie"`
+	Active bool   `toml:"active"`
 }
+
+// profileKeyTypes are the TOML types of profile's keys, as MetaData.Type
+// names them.
+var profileKeyTypes = map[string]string{"url": "String", "token": "String", "org": "String", "cookie": "String", "active": "Bool"}
 
 // readProfiles reads and decodes the configs file. Its errors never quote
 // the file's content, which holds tokens: a TOML syntax error is reported by
@@ -322,46 +309,40 @@ func readProfiles(path string) (map[string]profile, error) {
 	}
 
 	const syntaxFix = "correct it (the influx CLI reads the same file), or recreate the profile with " + createProfileHint
-	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			where := fmt.Sprintf("line %d, column %d", pe.Position.Line, pe.Position.Col)
-			if pe.LastKey != "" {
-				where += fmt.Sprintf(", after key %q", pe.LastKey)
-			}
-			return nil, &ConfigError{path, "is not valid TOML (" + where + ")", syntaxFix}
+	var profiles map[string]profile
+	md, err := toml.Decode(string(data), &profiles)
+	var pe toml.ParseError
+	switch {
+	case errors.As(err, &pe):
+		where := fmt.Sprintf("line %d, column %d", pe.Position.Line, pe.Position.Col)
+		if pe.LastKey != "" {
+			where += fmt.Sprintf(", after key %q", pe.LastKey)
 		}
-		return nil, &ConfigError{path, "is not valid TOML", syntaxFix}
-	}
-
-	profiles := make(map[string]profile, len(raw))
-	for name, v := range raw {
-		tbl, ok := v.(map[string]any)
-		if !ok {
-			return nil, &ConfigError{path, fmt.Sprintf("has a top-level key %q that is not a [profile] table", name),
-				"put each profile's url, token, org and active under a [NAME] header, as influx config create writes them"}
-		}
-		var p profile
-		for key, dst := range map[string]*string{"url": &p.url, "token": &p.token, "org": &p.org, "cookie": &p.cookie} {
-			if v, ok := tbl[key]; ok {
-				s, ok := v.(string)
-				if !ok {
-					return nil, &ConfigError{fmt.Sprintf("profile %q in %s", name, path), fmt.Sprintf("has a %s that is not a string", key), "quote the value: " + key + ` = "..."`}
-				}
-				*dst = s
-			}
-		}
-		if v, ok := tbl["active"]; ok {
-			b, ok := v.(bool)
-			if !ok {
-				return nil, &ConfigError{fmt.Sprintf("profile %q in %s", name, path), "has an active that is not true or false", "write active = true or active = false, unquoted"}
-			}
-			p.active = b
-		}
-		profiles[name] = p
+		return nil, &ConfigError{path, "is not valid TOML (" + where + ")", syntaxFix}
+	case err != nil:
+		return nil, wrongType(path, md)
 	}
 	return profiles, nil
+}
+
+// wrongType names the key whose TOML type does not fit a profile, from the
+// file's metadata: toml.Decode reports that only as text.
+func wrongType(path string, md toml.MetaData) error {
+	for _, k := range md.Keys() {
+		name := k[0]
+		switch {
+		case len(k) == 1 && md.Type(name) != "Hash":
+			return &ConfigError{path, fmt.Sprintf("has a top-level key %q that is not a [profile] table", name),
+				"put each profile's url, token, org and active under a [NAME] header, as influx config create writes them"}
+		case len(k) != 2 || profileKeyTypes[k[1]] == "" || md.Type(k...) == profileKeyTypes[k[1]]:
+			continue
+		case k[1] == "active":
+			return &ConfigError{fmt.Sprintf("profile %q in %s", name, path), "has an active that is not true or false", "write active = true or active = false, unquoted"}
+		default:
+			return &ConfigError{fmt.Sprintf("profile %q in %s", name, path), fmt.Sprintf("has a %s that is not a string", k[1]), "quote the value: " + k[1] + ` = "..."`}
+		}
+	}
+	return &ConfigError{path, "is not an influx CLI configs file", "recreate the profile with " + createProfileHint}
 }
 
 // pickProfile chooses the profile named by INFLUX_ACTIVE_CONFIG, else the
@@ -372,7 +353,7 @@ func pickProfile(path string, profiles map[string]profile, want string) (name, b
 	var active []string
 	for n, p := range profiles {
 		names = append(names, n)
-		if p.active {
+		if p.Active {
 			active = append(active, n)
 		}
 	}
@@ -420,19 +401,9 @@ func hostProblem(host string, err error) string {
 	return err.Error()
 }
 
-// ParseLogLevel reads debug, info, warn or error.
-func ParseLogLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	switch strings.ToLower(s) {
-	case "debug", "info", "warn", "error":
-		return l, l.UnmarshalText([]byte(s))
-	}
-	return l, errors.New("unknown level")
-}
-
 // configParseError maps caarlos0/env's error for a value of the wrong type to
 // the variable's name.
-func configParseError(err error) error {
+func configParseError(err error, environ map[string]string) error {
 	var pe env.ParseError
 	if errors.As(err, &pe) {
 		switch pe.Name {
@@ -440,6 +411,8 @@ func configParseError(err error) error {
 			return &ConfigError{"INFLUX_TIMEOUT", "is not a duration", "set it to e.g. 30s or 1m"}
 		case "SkipVerify":
 			return &ConfigError{"INFLUX_SKIP_VERIFY", "is not true or false", "set it to true or false"}
+		case "LogLevel": // slog.Level's UnmarshalText refused it
+			return &ConfigError{"INFLUX_LOG_LEVEL", fmt.Sprintf("%q is not a log level", environ["INFLUX_LOG_LEVEL"]), "set it to debug, info, warn or error"}
 		}
 	}
 	return err

@@ -145,6 +145,7 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 		name  string
 		fault http.HandlerFunc
 		check func(t *testing.T, err error)
+		hangs bool // only the client's timeout ends the call
 	}{
 		{"HTML 503", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
@@ -155,7 +156,7 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			if !errors.As(err, &e) || !e.NotJSON || e.ContentType != "text/html" || e.StatusCode != 503 {
 				t.Errorf("err = %#v", err)
 			}
-		}},
+		}, false},
 		{"token echoed in a decode error", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"id":"0a1b2c3d4e5f6a7b","createdAt":"`+faultsToken+`"}`)
 		}, func(t *testing.T, err error) {
@@ -163,7 +164,7 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			if !errors.As(err, &e) || strings.Contains(err.Error(), faultsToken) || !strings.Contains(e.Reason, "RFC 3339") {
 				t.Errorf("err = %v", err)
 			}
-		}},
+		}, false},
 		{"a megabyte in a decode error", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"id":"0a1b2c3d4e5f6a7b","permissions":[{"action":"`+strings.Repeat("y", 1<<20)+`","resource":5}]}`)
 		}, func(t *testing.T, err error) {
@@ -171,7 +172,7 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			if !errors.As(err, &e) || len(err.Error()) > 1000 {
 				t.Errorf("err (%d bytes) = %.300v", len(err.Error()), err)
 			}
-		}},
+		}, false},
 		{"truncated", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100")
 			io.WriteString(w, `{"id":"0a1b`)
@@ -180,7 +181,7 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Errorf("err = %#v", err)
 			}
-		}},
+		}, false},
 		{"headers, then nothing", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"id":`)
 			w.(http.Flusher).Flush()
@@ -190,23 +191,29 @@ func TestHTTPFaultsLeaveTheClientWorking(t *testing.T) {
 			if !errors.As(err, &e) || !IsTimeout(err) {
 				t.Errorf("err = %#v, want a timeout", err)
 			}
-		}},
+		}, true},
 		{"no answer at all", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, func(t *testing.T, err error) {
 			var e *TransportError
 			if !errors.As(err, &e) || !IsTimeout(err) {
 				t.Errorf("err = %#v, want a timeout", err)
 			}
-		}},
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, fault := faultsServer(t, false)
-			c := faultsClient(t, srv.URL, 300*time.Millisecond)
+			// A timeout that the faults which hang reach quickly, yet that a
+			// loaded machine does not reach on the other calls.
+			timeout := 30 * time.Second
+			if tc.hangs {
+				timeout = 2 * time.Second
+			}
+			c := faultsClient(t, srv.URL, timeout)
 			fault.Store(&tc.fault)
 			start := time.Now()
 			_, err := c.GetAuthorization(context.Background(), "0a1b2c3d4e5f6a7b")
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("took %s", took)
+			if took := time.Since(start); took > timeout+10*time.Second {
+				t.Errorf("took %s with a timeout of %s", took, timeout)
 			}
 			tc.check(t, err)
 			if err != nil && strings.Contains(err.Error(), faultsToken) {

@@ -116,7 +116,7 @@ func TestRisksOf(t *testing.T) {
 			if got == nil || !slices.Equal(got, tc.want) {
 				t.Errorf("risks %#v, want %#v", got, tc.want)
 			}
-			if b, _ := json.Marshal(newToken(&tc.a)); !strings.Contains(string(b), `"risks":[`) {
+			if b, _ := json.Marshal(newToken(&tc.a, got)); !strings.Contains(string(b), `"risks":[`) {
 				t.Errorf("risks marshal as %s", b)
 			}
 		})

@@ -17,14 +17,10 @@ import (
 // words its errors for Go programmers ("<root>: &{Properties:[usr]}"). This
 // hook rewrites those tool errors so that the model reads which argument is
 // wrong and what is allowed. It only changes the wording of a result that is
-// already an error.
-
-const (
-	validationPrefix = "input schema validation failed:"
-	// mcp.NewTypedToolHandler's error when JSON that passed the schema does
-	// not fit the Go type: 5.0 or 1e19 for an int.
-	bindPrefix = "failed to bind arguments:"
-)
+// already an error, and only when explain finds the arguments wrong: such a
+// call never reached a handler (mcp-go's validator or, for 5.0 given for an
+// integer, mcp.NewTypedToolHandler's binding turned it down), so the hook
+// needs no knowledge of how mcp-go words its errors.
 
 // argumentHints rewrites schema-validation errors of the given tools, and
 // logs the rejected call at debug level (the handlers, which log the other
@@ -44,17 +40,19 @@ func argumentHints(tools []server.ServerTool, log *slog.Logger) *server.Hooks {
 			return
 		}
 		text, ok := res.Content[0].(mcp.TextContent)
-		if !ok || !strings.HasPrefix(text.Text, validationPrefix) && !strings.HasPrefix(text.Text, bindPrefix) {
+		if !ok {
 			return
 		}
 		schema, ok := schemas[req.Params.Name]
 		if !ok {
 			return
 		}
-		if msg := schema.explain(req.Params.Name, req.GetRawArguments()); msg != "" {
-			text.Text = msg
-			res.Content[0] = text
+		msg := schema.explain(req.Params.Name, req.GetRawArguments())
+		if msg == "" {
+			return // valid arguments: the error is the handler's own
 		}
+		text.Text = msg
+		res.Content[0] = text
 		log.Debug("tool call rejected", "tool", req.Params.Name, "error", clipN(text.Text, 500))
 	})
 	return hooks

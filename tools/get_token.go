@@ -55,7 +55,7 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 		return upstreamError(err, s, "authID "+in.AuthID,
 			fmt.Sprintf("No token has authID %s: it was deleted, or the ID is wrong. list_tokens shows the IDs that exist.", in.AuthID))
 	}
-	d := TokenDetail{Token: newToken(a), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
+	d := TokenDetail{Token: newToken(a, risksOf(a)), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
 	for i, p := range a.Permissions {
 		d.PermissionDetails[i] = PermissionDetail{Permission: d.Permissions[i], Action: p.Action, Resource: p.Resource}
 	}

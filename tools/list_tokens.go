@@ -1,8 +1,10 @@
 package tools
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -33,7 +35,7 @@ type ListTokensInput struct {
 	Status        string `json:"status,omitempty" jsonschema:"enum=active,enum=inactive"`
 	Description   string `json:"description,omitempty" jsonschema:"case-insensitive substring of the description"`
 	Action        string `json:"action,omitempty" jsonschema:"with resourceType: only tokens that grant this action (either if omitted),enum=read,enum=write"`
-	ResourceType  string `json:"resourceType,omitempty" jsonschema:"only tokens granting access to this resource type; with resourceID or resourceName to one resource (type-wide and instance-wide grants count as InfluxDB counts them),enum=authorizations,enum=buckets,enum=dashboards,enum=orgs,enum=tasks,enum=telegrafs,enum=users,enum=variables,enum=secrets,enum=labels,enum=views,enum=documents,enum=notificationRules,enum=notificationEndpoints,enum=checks,enum=dbrp,enum=annotations,enum=sources,enum=scrapers,enum=notebooks,enum=remotes,enum=replications,enum=instance,enum=flows,enum=functions,enum=subscriptions"`
+	ResourceType  string `json:"resourceType,omitempty" jsonschema:"only tokens granting access to this resource type; with resourceID or resourceName to one resource (type-wide and instance-wide grants count as InfluxDB counts them)"` // enum: resourceTypes
 	ResourceID    string `json:"resourceID,omitempty" jsonschema:"ID of the one resource (needs resourceType)"`
 	ResourceName  string `json:"resourceName,omitempty" jsonschema:"name of the one resource, e.g. a bucket name (needs resourceType)"`
 	Risk          string `json:"risk,omitempty" jsonschema:"only tokens with this risk flag,enum=instance-wide,enum=can-create-tokens,enum=inactive,enum=no-description"`
@@ -41,6 +43,15 @@ type ListTokensInput struct {
 	CreatedBefore string `json:"createdBefore,omitempty" jsonschema:"RFC 3339 time: created before"`
 	Limit         *int   `json:"limit,omitempty" jsonschema:"page size, 0 to 500, default 50; 0 returns only the counts"`
 	Offset        int    `json:"offset,omitempty" jsonschema:"matches to skip (paging), default 0"`
+}
+
+// resourceTypes are the values resourceType takes: InfluxDB's resource
+// types, in the order of its authz.AllResourceTypes.
+var resourceTypes = []string{
+	"authorizations", "buckets", "dashboards", "orgs", "tasks", "telegrafs", "users", "variables",
+	"secrets", "labels", "views", "documents", "notificationRules", "notificationEndpoints", "checks", "dbrp",
+	"annotations", "sources", "scrapers", "notebooks", "remotes", "replications", "instance", "flows",
+	"functions", "subscriptions",
 }
 
 // ListTokensResult is list_tokens' structured result.
@@ -65,6 +76,7 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 			"risk flag, creation time. Returns a page (limit/offset, oldest first) plus counts over all matches; limit 0 gives only the counts. "+
 			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read."),
 		mcp.WithInputSchema[ListTokensInput](),
+		withEnum("resourceType", resourceTypes),
 		mcp.WithOutputSchema[ListTokensResult](),
 		readOnly("List InfluxDB tokens"),
 		nonNullable(),
@@ -72,6 +84,25 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in ListTokensInput) (*mcp.CallToolResult, error) {
 		return listTokens(ctx, c, s, in), nil
 	})}
+}
+
+// withEnum sets the enum of the input property name to values, which a
+// struct tag could only list inline. It must follow mcp.WithInputSchema, and
+// edits the schema's text in place so that the properties keep their order.
+func withEnum(name string, values []string) mcp.ToolOption {
+	return func(t *mcp.Tool) {
+		var schema struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		enum, err := json.Marshal(values)
+		if err != nil || json.Unmarshal(t.RawInputSchema, &schema) != nil || len(schema.Properties[name]) == 0 {
+			panic("withEnum: no input property " + name)
+		}
+		// The property's text is an object: put the enum before its "}".
+		prop := schema.Properties[name]
+		edited := slices.Concat(prop[:len(prop)-1], []byte(`,"enum":`), enum, []byte("}"))
+		t.RawInputSchema = bytes.Replace(t.RawInputSchema, prop, edited, 1)
+	}
 }
 
 // listQuery is a validated list_tokens call.
@@ -100,15 +131,6 @@ func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolRe
 	if in.Org == "" && in.OrgID == "" {
 		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
 		q.defaultOrg = s.DefaultOrg != "" || s.DefaultOrgID != ""
-	}
-	if !slices.Contains([]string{"", "active", "inactive"}, in.Status) {
-		return nil, argError("status %q is not allowed; use active or inactive.", clip(in.Status))
-	}
-	if !slices.Contains([]string{"", "read", "write"}, in.Action) {
-		return nil, argError("action %q is not allowed; use read or write.", clip(in.Action))
-	}
-	if in.Risk != "" && !slices.Contains(riskFlags, in.Risk) {
-		return nil, argError("risk %q is not a risk flag; use one of %s.", clip(in.Risk), strings.Join(riskFlags, ", "))
 	}
 	if in.ResourceType == "" && (in.Action != "" || in.ResourceID != "" || in.ResourceName != "") {
 		return nil, argError("action, resourceID and resourceName need resourceType too, e.g. {\"action\":\"write\",\"resourceType\":\"buckets\",\"resourceName\":\"telegraf\"}.")
@@ -256,7 +278,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 			// A token lives in its own org, whose ID and name it carries.
 			if q.access.Type == "authorizations" && a.ID == q.access.ID ||
 				q.access.Type == "orgs" && (a.OrgID == q.access.ID || q.access.Name != "" && a.Org == q.access.Name) {
-				q.access.addTarget(resource{ID: firstNonEmpty(q.access.ID, a.OrgID), OrgID: a.OrgID})
+				q.access.addTarget(resource{ID: cmp.Or(q.access.ID, a.OrgID), OrgID: a.OrgID})
 			}
 		}
 		risks := risksOf(a)
@@ -303,8 +325,7 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 func pageTokens(matches []match, q *listQuery) []Token {
 	tokens := make([]Token, 0, len(matches))
 	for _, m := range matches {
-		t := newToken(m.auth)
-		t.Risks = m.risks
+		t := newToken(m.auth, m.risks)
 		if q.access != nil {
 			t.grants = []string{}
 			for _, p := range m.auth.Permissions {
@@ -323,7 +344,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 // on top of what the tokens' own permissions told. It returns notes for what
 // could not be resolved.
 func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery, filter influx.ListFilter) []string {
-	what := fmt.Sprintf("%s %q", q.Type, firstNonEmpty(q.Name, q.ID))
+	what := fmt.Sprintf("%s %q", q.Type, cmp.Or(q.Name, q.ID))
 	var lookupErr error
 	switch q.Type {
 	case "buckets":

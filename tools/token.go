@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ type Token struct {
 	permsText []string
 }
 
-func newToken(a *influx.Authorization) Token {
+// newToken is a as the tools report it; risks are its risksOf.
+func newToken(a *influx.Authorization, risks []string) Token {
 	t := Token{
 		ID:          a.ID,
 		Description: a.Description,
@@ -42,7 +44,7 @@ func newToken(a *influx.Authorization) Token {
 		CreatedAt:   formatTime(a.CreatedAt),
 		UpdatedAt:   formatTime(a.UpdatedAt),
 		Permissions: make([]string, len(a.Permissions)),
-		Risks:       risksOf(a),
+		Risks:       risks,
 		permsText:   make([]string, len(a.Permissions)),
 	}
 	for i, p := range a.Permissions {
@@ -73,7 +75,7 @@ func permissionString(p influx.Permission) string {
 	b.WriteByte(':')
 	if r.OrgID != "" {
 		b.WriteString("orgs/")
-		b.WriteString(firstNonEmpty(r.Org, r.OrgID))
+		b.WriteString(cmp.Or(r.Org, r.OrgID))
 		b.WriteByte('/')
 	} else {
 		b.WriteByte('/')
@@ -81,16 +83,7 @@ func permissionString(p influx.Permission) string {
 	b.WriteString(r.Type)
 	if r.ID != "" {
 		b.WriteByte('/')
-		b.WriteString(firstNonEmpty(r.Name, r.ID))
+		b.WriteString(cmp.Or(r.Name, r.ID))
 	}
 	return b.String()
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -56,7 +57,7 @@ func plain(s string) string {
 // plainOr is plain(first non-empty of values), or fallback when all are
 // empty; fallback is this server's own text.
 func plainOr(fallback string, values ...string) string {
-	if v := firstNonEmpty(values...); v != "" {
+	if v := cmp.Or(values...); v != "" {
 		return plain(v)
 	}
 	return fallback

@@ -1,8 +1,9 @@
 // Package e2e tests the built influx-token-mcp binary over stdio, with the
-// official MCP Go SDK client, against the real InfluxDB v2.8.0 token API
-// (package testserver). Answers are compared with what the same InfluxDB
-// returns directly for the same query and token, and with expectations
-// computed from the fixtures' permissions (testserver.Permission.Allows).
+// official MCP Go SDK client, against the real InfluxDB token API (package
+// testserver; v2.8.0 or v2.10.0, by module file). Answers are compared with
+// what the same InfluxDB returns directly for the same query and token, and
+// with expectations computed from the fixtures' permissions
+// (testserver.Permission.Allows).
 //
 // Every session also checks, through mcpharness, that structuredContent
 // matches the tool's outputSchema, that stdout carries JSON-RPC only, and

@@ -1,6 +1,8 @@
-// Package testserver runs the real InfluxDB OSS v2.8.0 HTTP handlers for
-// users, organisations, buckets, onboarding and authorizations (API tokens)
-// in-process, on a loopback port, over an in-memory store.
+// Package testserver runs the real InfluxDB OSS HTTP handlers for users,
+// organisations, buckets, onboarding and authorizations (API tokens)
+// in-process, on a loopback port, over an in-memory store. The module builds
+// against InfluxDB v2.8.0 with go.mod and v2.10.0 with go.v2.10.mod; the
+// code is the same for both.
 //
 // The services and handlers are wired the way influxd's launcher
 // (cmd/influxd/launcher/launcher.go) wires them, with InfluxDB's own
@@ -17,6 +19,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,8 +44,38 @@ import (
 )
 
 // InfluxDBVersion is the version of the InfluxDB server code this package
-// runs. It is reported in the X-Influxdb-Version response header.
-const InfluxDBVersion = "2.8.0"
+// runs, e.g. "2.8.0" or "2.10.0": the one the module file of the build
+// requires. It is reported in the X-Influxdb-Version response header.
+var InfluxDBVersion = influxDBModuleVersion()
+
+// influxDBModuleVersion reads the InfluxDB module's version from the name of
+// a source file of it, which the go command records as
+// ".../github.com/influxdata/influxdb/v2@v2.10.0/build.go" (with or without
+// -trimpath). runtime/debug.ReadBuildInfo would be the obvious source, but
+// test binaries built by Go 1.26 list no dependencies there.
+func influxDBModuleVersion() string {
+	const module = "github.com/influxdata/influxdb/v2@v"
+	pc := reflect.ValueOf(influxdb.SetBuildInfo).Pointer()
+	file, _ := runtime.FuncForPC(pc).FileLine(pc)
+	_, rest, found := strings.Cut(file, module)
+	version, _, _ := strings.Cut(rest, "/")
+	if !found || version == "" {
+		panic("testserver: no InfluxDB module version in " + file)
+	}
+	return version
+}
+
+// HashedTokensByDefault reports whether influxd of InfluxDBVersion stores
+// hashed tokens unless told otherwise: from 2.9.0 on (see InfluxDB's
+// authorization/storage.go; 2.8 had it as an opt-in). Start itself always
+// does what Options.HashedTokens says.
+func HashedTokensByDefault() bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(InfluxDBVersion, "%d.%d", &major, &minor); err != nil {
+		panic("testserver: InfluxDB version " + InfluxDBVersion + ": " + err.Error())
+	}
+	return major > 2 || major == 2 && minor >= 9
+}
 
 // Defaults for the onboarding request sent by Start.
 const (
@@ -57,10 +92,10 @@ type Options struct {
 	Addr string
 
 	// HashedTokens runs the authorization store with InfluxDB's
-	// "use hashed tokens" option (influxd --use-hashed-tokens): only a
-	// SHA-512 hash of each token is stored, and reads (list and get) return
-	// an empty "token". The value is still returned once, when a token is
-	// created.
+	// "use hashed tokens" option (influxd --use-hashed-tokens, the default
+	// from 2.9 on; see HashedTokensByDefault): only a SHA-512 hash of each
+	// token is stored, and reads (list and get) return an empty "token".
+	// The value is still returned once, when a token is created.
 	HashedTokens bool
 
 	// Onboarding values; empty means DefaultUser, DefaultPassword,
@@ -289,7 +324,8 @@ func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.H
 	var apiHandler http.Handler = kithttp.SetCORS(authn)
 	apiHandler = kithttp.SkipOptions(apiHandler)
 
-	// Root handler: /health, /ready, /metrics and build headers, then the API.
+	// Root handler: build headers, /metrics (and up to v2.8 /health and
+	// /ready, which v2.10 serves from another handler), then the API.
 	return ihttp.NewRootHandler("platform",
 		ihttp.WithLog(log.With(zap.String("service", "http"))),
 		ihttp.WithAPIHandler(apiHandler),

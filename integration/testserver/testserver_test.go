@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -445,4 +448,51 @@ func TestPermissionString(t *testing.T) {
 func hasStatus(err error, status int) bool {
 	var ae *testserver.APIError
 	return errors.As(err, &ae) && ae.StatusCode == status
+}
+
+// TestInfluxDBVersion checks that the server reports the InfluxDB version
+// one of the module files requires (go.mod: v2.8.0, go.v2.10.mod: v2.10.0),
+// and logs it, so that each run's output says which version it tested.
+func TestInfluxDBVersion(t *testing.T) {
+	required := map[string]string{}
+	for _, file := range []string{"../go.mod", "../go.v2.10.mod"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?github\.com/influxdata/influxdb/v2 v(\S+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s requires no github.com/influxdata/influxdb/v2", file)
+		}
+		required[string(m[1])] = file
+	}
+	file, ok := required[testserver.InfluxDBVersion]
+	if !ok {
+		t.Fatalf("InfluxDBVersion = %q, want one the module files require: %v", testserver.InfluxDBVersion, required)
+	}
+	t.Logf("InfluxDB %s (%s), hashed tokens by default: %v", testserver.InfluxDBVersion, file, testserver.HashedTokensByDefault())
+	// influxd hashes tokens by default from 2.9.0 on (InfluxDB's
+	// authorization/storage.go, v2.10.0).
+	if want := map[string]bool{"2.8.0": false, "2.10.0": true}[testserver.InfluxDBVersion]; testserver.HashedTokensByDefault() != want {
+		t.Errorf("HashedTokensByDefault() = %v for %s, want %v", !want, testserver.InfluxDBVersion, want)
+	}
+	// Test binaries built by Go 1.27 (as for go.v2.10.mod) list their
+	// dependencies: the version actually compiled in.
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/influxdata/influxdb/v2" && d.Version != "v"+testserver.InfluxDBVersion {
+				t.Errorf("InfluxDBVersion = %q, but the build info has %s %s", testserver.InfluxDBVersion, d.Path, d.Version)
+			}
+		}
+	}
+
+	e := start(t, false)
+	resp, err := http.Get(e.srv.URL + "/api/v2/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Influxdb-Version"); got != testserver.InfluxDBVersion {
+		t.Errorf("X-Influxdb-Version = %q, want %q", got, testserver.InfluxDBVersion)
+	}
 }

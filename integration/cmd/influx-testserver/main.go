@@ -1,8 +1,11 @@
-// Command influx-testserver runs the real InfluxDB OSS v2.8.0 token, user,
-// org and bucket API in memory, seeded with the audit fixtures, for trying
-// influx-token-mcp by hand:
+// Command influx-testserver runs the real InfluxDB OSS token, user, org and
+// bucket API in memory, seeded with the audit fixtures, for trying
+// influx-token-mcp by hand. InfluxDB v2.8.0 (go.mod) or v2.10.0
+// (go.v2.10.mod, hashed tokens by default as influxd since 2.9):
 //
 //	cd integration && ./prepare-flux.sh && go run ./cmd/influx-testserver -addr 127.0.0.1:8086
+//	cd integration && export GOTOOLCHAIN=go1.27.3 && ./prepare-flux.sh go.v2.10.mod &&
+//		go run -modfile=go.v2.10.mod ./cmd/influx-testserver -addr 127.0.0.1:8086
 //
 // It prints the operator token, ready-to-paste environment variables and a
 // claude_desktop_config.json block on stdout, then serves until SIGINT or
@@ -42,7 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8086", "`host:port` to listen on (port 0 picks a free one)")
 	seed := fs.Bool("seed", true, "create the demo fixtures (orgs, users, buckets, tokens)")
-	hashed := fs.Bool("hashed-tokens", false, "store hashed tokens only (influxd --use-hashed-tokens): reads return an empty token")
+	hashed := fs.Bool("hashed-tokens", testserver.HashedTokensByDefault(),
+		"store hashed tokens only (influxd --use-hashed-tokens, the default from InfluxDB 2.9 on): reads return an empty token")
 	token := fs.String("token", "", "use this `value` as the operator token instead of a random one")
 	as := fs.String("as", testserver.TokOperator, "fixture `name` whose token goes into INFLUX_TOKEN (needs -seed)")
 	binary := fs.String("mcp-binary", "/ABSOLUTE/PATH/TO/influx-token-mcp", "`path` of the influx-token-mcp binary for the Claude Desktop block")
@@ -92,9 +96,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-as needs -seed")
 	}
 
+	listed, values, err := listedTokenValues(ctx, srv)
+	if err != nil {
+		return err
+	}
 	if err := printBanner(stdout, srv, fx, *as, callerToken, *binary); err != nil {
 		return err
 	}
+	printListedValues(stdout, srv, listed, values)
 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "influx-testserver: shutting down")
@@ -148,6 +157,36 @@ func printBanner(w io.Writer, srv *testserver.Server, fx *testserver.Fixtures, a
 			return err
 		}
 	}
-	fmt.Fprintln(w, "\nServing until Ctrl-C (SIGINT) or SIGTERM; all data is lost on exit.")
 	return nil
+}
+
+// listedTokenValues lists the tokens as the operator, the way an audit
+// does, and counts the token values in InfluxDB's answer.
+func listedTokenValues(ctx context.Context, srv *testserver.Server) (listed, values int, err error) {
+	var list struct {
+		Authorizations []struct {
+			Token string `json:"token"`
+		} `json:"authorizations"`
+	}
+	if err := srv.Client(srv.OperatorToken).Get(ctx, "/api/v2/authorizations", &list); err != nil {
+		return 0, 0, err
+	}
+	for _, a := range list.Authorizations {
+		if a.Token != "" {
+			values++
+		}
+	}
+	return len(list.Authorizations), values, nil
+}
+
+// printListedValues shows what hashed tokens change for an audit: whether
+// the token list InfluxDB returns carries the secrets.
+func printListedValues(w io.Writer, srv *testserver.Server, listed, values int) {
+	fmt.Fprintf(w, "\n# GET /api/v2/authorizations as the operator returns %d tokens with %d token values:\n", listed, values)
+	if srv.HashedTokens {
+		fmt.Fprintln(w, "# InfluxDB stores hashed tokens, so a token's value is shown once, when it is created (-hashed-tokens=false: unhashed).")
+	} else {
+		fmt.Fprintln(w, "# InfluxDB stores the tokens unhashed and returns every value to anyone who may read it; influx-token-mcp never shows them (-hashed-tokens: hashed).")
+	}
+	fmt.Fprintln(w, "\nServing until Ctrl-C (SIGINT) or SIGTERM; all data is lost on exit.")
 }

@@ -3,41 +3,23 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/integration/testserver"
 )
 
 func TestRunPrintsWorkingCredentials(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-
-	outR, outW := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-as", "auditor-restricted"}, outW, &stderr)
-		outW.Close()
-	}()
-
-	// Read the banner up to the "Serving" line.
-	var banner strings.Builder
-	sc := bufio.NewScanner(outR)
-	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "Serving until") {
-			break
-		}
-	}
-	go io.Copy(io.Discard, outR)
-	out := banner.String()
-	if !strings.Contains(out, "Serving until") {
-		t.Fatalf("no banner; stdout %q, stderr %q, err %v", out, stderr.String(), <-done)
-	}
+	out, done, stderr := startRun(ctx, t, "-addr", "127.0.0.1:0", "-as", "auditor-restricted")
 
 	// The export line.
 	var host, token string
@@ -106,6 +88,76 @@ func TestRunPrintsWorkingCredentials(t *testing.T) {
 	}
 	if stderr.Len() > 0 && !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("unexpected stderr: %s", stderr.String())
+	}
+}
+
+// startRun starts run with args and returns its banner, up to the
+// "Serving" line.
+func startRun(ctx context.Context, t *testing.T, args ...string) (banner string, done <-chan error, stderr *bytes.Buffer) {
+	t.Helper()
+	outR, outW := io.Pipe()
+	stderr = new(bytes.Buffer)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, args, outW, stderr)
+		outW.Close()
+	}()
+	var b strings.Builder
+	sc := bufio.NewScanner(outR)
+	for sc.Scan() {
+		b.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "Serving until") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, outR)
+	if !strings.Contains(b.String(), "Serving until") {
+		t.Fatalf("no banner; stdout %q, stderr %q, err %v", b.String(), stderr.String(), <-errc)
+	}
+	return b.String(), errc, stderr
+}
+
+// TestRunShowsListedTokenValues checks the banner's account of what
+// InfluxDB's token list carries: every value when tokens are unhashed, none
+// when hashed, and hashed by default where influxd hashes by default.
+func TestRunShowsListedTokenValues(t *testing.T) {
+	for _, c := range []struct {
+		flag   string
+		hashed bool
+	}{
+		{"-hashed-tokens=false", false},
+		{"-hashed-tokens=true", true},
+		{"", testserver.HashedTokensByDefault()},
+	} {
+		t.Run(cmp.Or(c.flag, "default"), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			args := []string{"-addr", "127.0.0.1:0"}
+			if c.flag != "" {
+				args = append(args, c.flag)
+			}
+			out, done, _ := startRun(ctx, t, args...)
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+			first, _, _ := strings.Cut(out, "\n")
+			if got := strings.Contains(first, "with hashed tokens"); got != c.hashed {
+				t.Errorf("hashed = %v, want %v: %s", got, c.hashed, first)
+			}
+			var listed, values int
+			_, line, _ := strings.Cut(out, "# GET /api/v2/authorizations as the operator returns ")
+			if _, err := fmt.Sscanf(line, "%d tokens with %d token values", &listed, &values); err != nil {
+				t.Fatalf("no count of listed token values: %v\n%s", err, out)
+			}
+			want := listed
+			if c.hashed {
+				want = 0
+			}
+			if listed < 14 || values != want {
+				t.Errorf("%d tokens with %d values, want at least 14 (the fixtures) with %d", listed, values, want)
+			}
+		})
 	}
 }
 

@@ -85,10 +85,11 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	srv := tools.NewServer(client, tools.Settings{
-		Host:         cfg.Host,
-		DefaultOrg:   cfg.Org,
-		DefaultOrgID: cfg.OrgID,
-		Timeout:      cfg.Timeout,
+		Host:             cfg.Host,
+		DefaultOrg:       cfg.Org,
+		DefaultOrgID:     cfg.OrgID,
+		DefaultOrgSource: orgSource(cfg.Source),
+		Timeout:          cfg.Timeout,
 	}, releaseVersion(buildInfo()), logger)
 
 	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
@@ -160,6 +161,14 @@ func releaseVersion(bi *debug.BuildInfo) string {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// orgSource words where the default org was set, for answers it narrows.
+func orgSource(src influx.ConfigSource) string {
+	if src.Org == "profile" {
+		return fmt.Sprintf("the influx CLI profile %q", src.Profile)
+	}
+	return src.Org
 }
 
 // versionLine is what --version prints: the version, and the commit with its

@@ -174,7 +174,8 @@ func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorizatio
 }
 
 // FindBuckets finds buckets by name (GET /api/v2/buckets?name=, one per org
-// that has such a bucket) or by ID (GET /api/v2/buckets/{id}). A name or ID
+// that has such a bucket), by ID (GET /api/v2/buckets/{id}), or, with
+// neither, lists every bucket the configured token may read. A name or ID
 // that does not exist is an empty result, not an error.
 func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, error) {
 	var out []Bucket
@@ -191,63 +192,109 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 			out = append(out, b)
 		}
 	} else {
-		// One bucket of that name per org; InfluxDB pages them (20 by
-		// default), so ask for pages until a short one, within bounds.
-		const pageSize = 100
-		for page := 0; ; page++ {
-			if page == MaxLookupPages {
-				err = fmt.Errorf("%w (%d pages of %d buckets)", ErrTooManyPages, MaxLookupPages, pageSize)
-				break
-			}
-			offset := page * pageSize
-			q := url.Values{"name": {name}, "limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
-			n := 0
-			err = c.get(ctx, "/api/v2/buckets", q, c.maxBody, func(body io.Reader) error {
+		err = pages(func(q url.Values, n *int) error {
+			setIf(q, "name", name)
+			return c.get(ctx, "/api/v2/buckets", q, c.maxBody, func(body io.Reader) error {
 				return decodeList(body, "buckets", func(b *Bucket) error {
-					n++
-					if b.Name == name {
+					*n++
+					if name == "" || b.Name == name {
 						out = append(out, *b)
 					}
 					return nil
 				})
 			})
-			if err != nil || n < pageSize {
-				break
-			}
-		}
+		})
 	}
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	return out, err
+	return out, notFoundIsEmpty(err)
 }
 
-// MaxLookupPages bounds the pages one lookup by name asks for: InfluxDB
-// keeps answering full pages for as long as a server, hostile or broken,
-// says there are more.
-const MaxLookupPages = 20
+// pages asks for pages of a list (InfluxDB pages buckets, orgs and users,
+// 20 by default) until a short one, within bounds. get fills in n, the
+// number of items in its page. InfluxDB drops what the caller may not read
+// from each page after paging, so a short page may come early: callers use
+// a list as evidence that something exists, never that it does not.
+func pages(get func(q url.Values, n *int) error) error {
+	const pageSize = 100
+	for page := range MaxLookupPages {
+		q := url.Values{"limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(page * pageSize)}}
+		n := 0
+		if err := get(q, &n); err != nil || n < pageSize {
+			return err
+		}
+	}
+	return fmt.Errorf("%w (%d pages of %d)", ErrTooManyPages, MaxLookupPages, pageSize)
+}
+
+// MaxLookupPages bounds the pages one lookup asks for: a server, hostile or
+// broken, can answer full pages for ever.
+const MaxLookupPages = 50
 
 // ErrTooManyPages is a lookup stopped at MaxLookupPages; the results so far
 // come with it.
 var ErrTooManyPages = errors.New("the lookup stopped after the most pages it asks for")
 
-// FindOrgs calls GET /api/v2/orgs?org=name. An unknown name is an empty
+func notFoundIsEmpty(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// FindOrgs calls GET /api/v2/orgs?org=name, or lists every org the
+// configured token may read when name is "". An unknown name is an empty
 // result, not an error.
 func (c *Client) FindOrgs(ctx context.Context, name string) ([]Organization, error) {
-	q := url.Values{"org": {name}}
 	var out []Organization
-	err := c.get(ctx, "/api/v2/orgs", q, c.maxBody, func(body io.Reader) error {
-		return decodeList(body, "orgs", func(o *Organization) error {
-			out = append(out, *o)
-			return nil
+	err := pages(func(q url.Values, n *int) error {
+		setIf(q, "org", name)
+		return c.get(ctx, "/api/v2/orgs", q, c.maxBody, func(body io.Reader) error {
+			return decodeList(body, "orgs", func(o *Organization) error {
+				*n++
+				out = append(out, *o)
+				return nil
+			})
 		})
+	})
+	return out, notFoundIsEmpty(err)
+}
+
+// FindUsers calls GET /api/v2/users?name=name, or lists every user the
+// configured token may read when name is "". An unknown name is an empty
+// result, not an error.
+func (c *Client) FindUsers(ctx context.Context, name string) ([]User, error) {
+	var out []User
+	err := pages(func(q url.Values, n *int) error {
+		setIf(q, "name", name)
+		return c.get(ctx, "/api/v2/users", q, c.maxBody, func(body io.Reader) error {
+			return decodeList(body, "users", func(u *User) error {
+				*n++
+				out = append(out, *u)
+				return nil
+			})
+		})
+	})
+	return out, notFoundIsEmpty(err)
+}
+
+// Exists asks InfluxDB whether the bucket, org, user or authorization with
+// this ID exists (GET /api/v2/{kind}/{id}): true on 200, false on 404, an
+// error otherwise. InfluxDB looks buckets and authorizations up before it
+// checks the caller's rights, so their 404 holds for any caller; orgs and
+// users are checked first, so a caller without read on them gets 401.
+func (c *Client) Exists(ctx context.Context, kind, id string) (bool, error) {
+	if err := ValidateID(id); err != nil {
+		return false, err
+	}
+	var v Bucket // only the id matters; a token's secret has no field here
+	err := c.get(ctx, "/api/v2/"+url.PathEscape(kind)+"/"+url.PathEscape(id), nil, c.maxBody, func(body io.Reader) error {
+		return decodeObject(body, &v)
 	})
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
-		return nil, nil
+		return false, nil
 	}
-	return out, err
+	return err == nil, err
 }
 
 // NamesPage is how many names OrgNames and UserNames return at most:

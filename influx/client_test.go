@@ -639,7 +639,7 @@ func TestFindBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []influx.Bucket{{ID: "1b8b4c1613714666", Name: "telegraf", OrgID: "2ee51bdadf9c0ae1"}, {ID: "1b8b4c1613714667", Name: "telegraf", OrgID: "3ff51bdadf9c0ae2"}}
+	want := []influx.Bucket{{ID: "1b8b4c1613714666", Name: "telegraf", OrgID: "2ee51bdadf9c0ae1", Type: "user"}, {ID: "1b8b4c1613714667", Name: "telegraf", OrgID: "3ff51bdadf9c0ae2"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("by name: %+v", got)
 	}
@@ -651,7 +651,7 @@ func TestFindBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []influx.Bucket{{ID: "1b8b4c1613714667", Name: "telegraf", OrgID: "3ff51bdadf9c0ae2"}}; !reflect.DeepEqual(got, want) {
+	if want := []influx.Bucket{{ID: "1b8b4c1613714667", Name: "telegraf", OrgID: "3ff51bdadf9c0ae2", Type: "user"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("by id: %+v", got)
 	}
 	if len(paths) != 1 || paths[0] != prefix+"/api/v2/buckets/1b8b4c1613714667" {
@@ -724,6 +724,77 @@ func TestFindOrgs(t *testing.T) {
 	var apiErr *influx.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Errorf("401: err = %v, want an APIError", err)
+	}
+}
+
+func TestFindUsersAndLists(t *testing.T) {
+	u := newUpstream(t)
+	var queries []url.Values
+	u.handle("/api/v2/users", func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.Query())
+		switch r.URL.Query().Get("name") {
+		case "":
+			writeJSON(w, 200, `{"links":{},"users":[{"id":"11b2f4c47da08001","name":"alice","status":"active"},{"id":"11b2f4c47da08002","name":"bob"}]}`)
+		case "alice":
+			writeJSON(w, 200, `{"links":{},"users":[{"id":"11b2f4c47da08001","name":"alice","status":"active"}]}`)
+		default:
+			writeJSON(w, 404, indented("not found", "user not found"))
+		}
+	})
+	u.handle("/api/v2/orgs", func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.Query())
+		writeJSON(w, 200, `{"links":{},"orgs":[{"id":"2ee51bdadf9c0ae1","name":"acme"}]}`)
+	})
+	c := u.client(t)
+	ctx := context.Background()
+	if got, err := c.FindUsers(ctx, "alice"); err != nil || !reflect.DeepEqual(got, []influx.User{{ID: "11b2f4c47da08001", Name: "alice"}}) {
+		t.Errorf("by name: %+v, %v", got, err)
+	}
+	if q := queries[0]; q.Get("name") != "alice" || q.Get("limit") != "100" {
+		t.Errorf("query %v", q)
+	}
+	if got, err := c.FindUsers(ctx, ""); err != nil || len(got) != 2 || queries[1].Has("name") {
+		t.Errorf("all: %+v, %v, query %v", got, err, queries[1])
+	}
+	if got, err := c.FindUsers(ctx, "nosuch"); err != nil || len(got) != 0 {
+		t.Errorf("404: %+v, %v", got, err)
+	}
+	if got, err := c.FindOrgs(ctx, ""); err != nil || len(got) != 1 || queries[3].Has("org") || queries[3].Get("limit") != "100" {
+		t.Errorf("all orgs: %+v, %v, query %v", got, err, queries[3])
+	}
+}
+
+func TestExists(t *testing.T) {
+	u := newUpstream(t)
+	var paths []string
+	u.handle("/api/v2/{kind}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		switch r.PathValue("id") {
+		case "1b8b4c1613714666":
+			writeJSON(w, 200, `{"id":"1b8b4c1613714666","token":"secret"}`)
+		case "1b8b4c1613714667":
+			writeJSON(w, 401, compact("unauthorized", "read:users/1b8b4c1613714667 is unauthorized"))
+		default:
+			writeJSON(w, 404, indented("not found", "not found"))
+		}
+	})
+	c := u.client(t)
+	ctx := context.Background()
+	if ok, err := c.Exists(ctx, "buckets", "1b8b4c1613714666"); !ok || err != nil {
+		t.Errorf("200: %v, %v", ok, err)
+	}
+	if ok, err := c.Exists(ctx, "users", "1b8b4c16137146ff"); ok || err != nil {
+		t.Errorf("404: %v, %v", ok, err)
+	}
+	var apiErr *influx.APIError
+	if _, err := c.Exists(ctx, "users", "1b8b4c1613714667"); !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
+		t.Errorf("401: %v", err)
+	}
+	if _, err := c.Exists(ctx, "orgs", "../x"); err == nil || len(paths) != 3 {
+		t.Errorf("bad id: %v after %v", err, paths)
+	}
+	if paths[0] != prefix+"/api/v2/buckets/1b8b4c1613714666" {
+		t.Errorf("paths %v", paths)
 	}
 }
 

@@ -42,13 +42,13 @@ var decodeOptions = json.JoinOptions(json.MatchCaseInsensitiveNames(true), jsonv
 // decodeList walks a JSON object and decodes the elements of its array field
 // key one at a time, handing each to fn before reading on. Every other field
 // is skipped.
-func decodeList[T Authorization | Bucket | Organization](r io.Reader, key string, fn func(*T) error) error {
+func decodeList[T Authorization | Bucket | Organization | User](r io.Reader, key string, fn func(*T) error) error {
 	in := &elementReader{r: r, end: MaxElementSize, what: "one element of the list"}
 	dec := jsontext.NewDecoder(in)
 	return in.explain(readList(dec, in, key, fn))
 }
 
-func readList[T Authorization | Bucket | Organization](dec *jsontext.Decoder, in *elementReader, key string, fn func(*T) error) error {
+func readList[T Authorization | Bucket | Organization | User](dec *jsontext.Decoder, in *elementReader, key string, fn func(*T) error) error {
 	if err := readDelim(dec, '{'); err != nil {
 		return err
 	}

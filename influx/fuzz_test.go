@@ -49,20 +49,23 @@ func (c *cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// checkRequestURL fails the test for any request other than the four the
+// checkRequestURL fails the test for any request other than the ones the
 // client makes, or with an ID that is not valid.
 func checkRequestURL(t *testing.T, u *url.URL) {
 	t.Helper()
 	allowed := map[string][]string{
 		"/api/v2/authorizations": {"user", "userID", "org", "orgID"},
 		"/api/v2/buckets":        {"name", "limit", "offset"},
-		"/api/v2/orgs":           {"org"},
+		"/api/v2/orgs":           {"org", "limit", "offset"},
+		"/api/v2/users":          {"name", "limit", "offset"},
 	}
 	keys, ok := allowed[u.Path]
 	if !ok {
 		id, isGet := strings.CutPrefix(u.EscapedPath(), "/api/v2/authorizations/")
-		if !isGet {
-			id, isGet = strings.CutPrefix(u.EscapedPath(), "/api/v2/buckets/")
+		for _, kind := range []string{"buckets", "orgs", "users"} {
+			if !isGet {
+				id, isGet = strings.CutPrefix(u.EscapedPath(), "/api/v2/"+kind+"/")
+			}
 		}
 		if !isGet || ValidateID(id) != nil {
 			t.Errorf("request to %q", u.EscapedPath())
@@ -80,7 +83,7 @@ func checkRequestURL(t *testing.T, u *url.URL) {
 }
 
 // FuzzClientResponse feeds the client arbitrary answers from InfluxDB: any
-// status, content type, Retry-After and body, on each of its four calls.
+// status, content type, Retry-After and body, on each of its calls.
 // It must not panic or hang, must return a typed error naming the cause,
 // and must never echo the configured token.
 func FuzzClientResponse(f *testing.F) {
@@ -105,7 +108,7 @@ func FuzzClientResponse(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		switch call % 4 {
+		switch call % 6 {
 		case 0:
 			err = c.ListAuthorizations(ctx, ListFilter{User: "alice", OrgID: "2ee51bdadf9c0ae1"}, func(a *Authorization) error {
 				if a.ID == "" {
@@ -119,13 +122,17 @@ func FuzzClientResponse(f *testing.F) {
 			_, err = c.FindBuckets(ctx, "telegraf", "")
 		case 3:
 			_, err = c.FindOrgs(ctx, "acme")
+		case 4:
+			_, err = c.FindUsers(ctx, "")
+		case 5:
+			_, err = c.Exists(ctx, "users", "0a1b2c3d4e5f6a7b")
 		}
 		if ctx.Err() != nil {
 			t.Fatal("the call did not end in time")
 		}
 		ok2xx := tr.status >= 200 && tr.status <= 299
 		if err == nil {
-			if !ok2xx && !(tr.status == 404 && call%4 >= 2) {
+			if !ok2xx && !(tr.status == 404 && call%6 >= 2) {
 				t.Fatalf("status %d accepted", tr.status)
 			}
 			return
@@ -142,7 +149,7 @@ func FuzzClientResponse(f *testing.F) {
 				t.Errorf("ResponseError for status %d", tr.status)
 			}
 		case errors.Is(err, ErrTooManyPages):
-			if !ok2xx || call%4 != 2 {
+			if !ok2xx || call%4 < 2 {
 				t.Errorf("ErrTooManyPages for status %d, call %d", tr.status, call%4)
 			}
 		default:

@@ -35,10 +35,19 @@ type Resource struct {
 }
 
 // Bucket is the part of an InfluxDB bucket needed to place it in its org.
+// Type is "system" for an org's _monitoring and _tasks buckets, which
+// InfluxDB authorizes reading as reading the org, and "user" otherwise.
 type Bucket struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	OrgID string `json:"orgID"`
+	Type  string `json:"type"`
+}
+
+// User is the part of an InfluxDB user needed to resolve names.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // Organization is the part of an InfluxDB org needed to resolve names.

@@ -54,8 +54,10 @@ func clipStrings(v any) {
 			clip(&p.Action, &p.Resource.Type, &p.Resource.ID, &p.Resource.Name, &p.Resource.OrgID, &p.Resource.Org)
 		}
 	case *Bucket:
-		clip(&v.ID, &v.Name, &v.OrgID)
+		clip(&v.ID, &v.Name, &v.OrgID, &v.Type)
 	case *Organization:
+		clip(&v.ID, &v.Name)
+	case *User:
 		clip(&v.ID, &v.Name)
 	}
 }

@@ -6,61 +6,85 @@ import (
 	"github.com/tokenaudit/influx-token-mcp/influx"
 )
 
-// Risk flags. The README defines each; keep the two in step.
-const (
-	riskInstanceWide    = "instance-wide"     // a permission with neither orgID nor id, or on type instance: reaches every org
-	riskCanCreateTokens = "can-create-tokens" // write on authorizations without id, or write on instance: can mint new tokens
-	riskInactive        = "inactive"          // status inactive
-	riskNoDescription   = "no-description"    // description empty or blank
-)
-
-var riskFlags = []string{riskInstanceWide, riskCanCreateTokens, riskInactive, riskNoDescription}
-
-// risksOf returns a's risk flags in the order of riskFlags; never nil.
-func risksOf(a *influx.Authorization) []string {
-	var instanceWide, createsTokens bool
-	for _, p := range a.Permissions {
-		r := p.Resource
-		if r.OrgID == "" && r.ID == "" || r.Type == instanceType {
-			instanceWide = true
-		}
-		if p.Action == "write" && (r.Type == "authorizations" && r.ID == "" || r.Type == instanceType) {
-			createsTokens = true
-		}
-	}
-	risks := []string{}
-	if instanceWide {
-		risks = append(risks, riskInstanceWide)
-	}
-	if createsTokens {
-		risks = append(risks, riskCanCreateTokens)
-	}
-	if a.Status == "inactive" {
-		risks = append(risks, riskInactive)
-	}
-	if strings.TrimSpace(a.Description) == "" {
-		risks = append(risks, riskNoDescription)
-	}
-	return risks
-}
-
 // instanceType is the resource type InfluxDB treats as "everything": a
 // permission on it grants its action on every resource of every type
 // (Permission.Matches in influxdb v2 authz.go).
 const instanceType = "instance"
 
-// resource is one concrete resource an access query is about, with the org
-// it lives in ("" when unknown).
-type resource struct {
-	ID    string
-	OrgID string
+// probe is a permission InfluxDB's authorizers build to check one request,
+// with "" where InfluxDB leaves the org or the id nil.
+type probe struct {
+	Action, Type, ID, OrgID string
+}
+
+// matches decides whether permission p allows probe pr exactly as
+// InfluxDB v2's Permission.Matches does: the actions agree, and p is on
+// type instance, or on pr's type and either has neither org nor id, or has
+// an org and no id and pr is in that org, or has an id equal to pr's. A
+// permission with an id is not checked against its org: its org is the org
+// of the token that holds it, and its id may name another org's resource.
+func matches(p influx.Permission, pr probe) bool {
+	r := p.Resource
+	switch {
+	case p.Action != pr.Action:
+		return false
+	case r.Type == instanceType:
+		return true
+	case r.Type != pr.Type:
+		return false
+	case r.OrgID == "" && r.ID == "":
+		return true
+	case r.ID == "":
+		return pr.OrgID != "" && r.OrgID == pr.OrgID
+	default:
+		return pr.ID != "" && r.ID == pr.ID
+	}
+}
+
+// unknown stands for an id or org this server could not learn: no
+// permission names it, so only permissions on every org (or on instance)
+// match a probe that carries it.
+const unknown = "?"
+
+// target is one concrete resource an access query is about, with the
+// probes InfluxDB checks before it allows an action on it: every probe
+// must be allowed by some permission.
+type target struct {
+	ID     string
+	OrgID  string // "" or unknown when not known, "" for users and orgs, which have none
+	System bool   // a system bucket (_monitoring, _tasks)
+	// MaybeSystem: a bucket whose type could not be read; reading it is
+	// counted only where it would be allowed either way.
+	MaybeSystem bool
+	UserID      string // for a token: its owner, or unknown
+}
+
+// probes are the checks InfluxDB v2.8.0's authorizers make for action on t:
+//   - buckets: AuthorizeRead/AuthorizeWrite with the bucket's id and org,
+//     except that reading a system bucket is reading its org
+//     (AuthorizeReadBucket);
+//   - orgs and users: the id alone, no org (AuthorizeReadOrg,
+//     AuthorizeReadResource);
+//   - authorizations: the token's id and org, and the same action on its
+//     owner by id alone (AuthorizationService.FindAuthorizationByID,
+//     UpdateAuthorization, DeleteAuthorization);
+//   - any other type: the id and the org.
+func (t target) probes(action, typ string) []probe {
+	switch {
+	case typ == "buckets" && t.System && action == "read":
+		return []probe{{action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
+	case typ == "buckets" && t.MaybeSystem && action == "read":
+		return []probe{{action, typ, t.ID, t.OrgID}, {action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
+	case typ == "orgs" || typ == "users":
+		return []probe{{action, typ, t.ID, ""}}
+	case typ == "authorizations" && t.UserID != "":
+		return []probe{{action, typ, t.ID, t.OrgID}, {action, "users", t.UserID, ""}}
+	}
+	return []probe{{action, typ, t.ID, t.OrgID}}
 }
 
 // accessQuery asks "does this token grant action on this resource (or on
-// this resource type)?", the way InfluxDB decides it: a permission matches
-// when the action agrees and it is on type instance, or when the type agrees
-// too and it is instance-wide (no orgID, no id), type-wide in the resource's
-// org (orgID, no id), or names the resource's id.
+// this resource type)?", the way InfluxDB decides it.
 type accessQuery struct {
 	Action string // "read", "write", or "" for either
 	Type   string
@@ -68,90 +92,179 @@ type accessQuery struct {
 	Name   string // the resource asked for by name, or ""
 
 	// Targets are the resources ID or Name stand for, with their orgs, as
-	// resolved from permissions and from InfluxDB's buckets and orgs APIs.
-	Targets []resource
+	// InfluxDB's APIs showed them before the token list was read.
+	Targets []target
+	// unseen are ids of Type that permissions resolve to Name but that are
+	// not among Targets: org-wide grants could not be counted for them.
+	unseen []string
 }
 
 // specific reports whether the query is about one named or ID'd resource
 // rather than the whole type.
 func (q *accessQuery) specific() bool { return q.ID != "" || q.Name != "" }
 
+func (q *accessQuery) actions() []string {
+	if q.Action != "" {
+		return []string{q.Action}
+	}
+	return []string{"read", "write"}
+}
+
+// grantedBy reports whether a's permissions allow the query's action (or,
+// without one, read or write) on the resource or type asked about.
 func (q *accessQuery) grantedBy(a *influx.Authorization) bool {
-	for _, p := range a.Permissions {
-		if q.grants(p) {
+	return len(q.grantingPermissions(a)) > 0
+}
+
+// grantingPermissions returns the permissions of a that allow the access
+// asked about, nil for none.
+func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Permission {
+	var out []influx.Permission
+	add := func(ps ...influx.Permission) {
+		for _, p := range ps {
+			if !containsPermission(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	for _, action := range q.actions() {
+		if !q.specific() {
+			add(typeGrants(a.Permissions, action, q.Type)...)
+			continue
+		}
+		targets := q.Targets
+		if q.Name != "" {
+			// A permission whose id InfluxDB resolves to Name names such a
+			// resource too, even one the APIs did not show.
+			for _, p := range a.Permissions {
+				if p.Resource.Type == q.Type && p.Resource.ID != "" && p.Resource.Name == q.Name && !hasTarget(targets, p.Resource.ID) {
+					// InfluxDB allows "_" to start only a system bucket's name.
+					system := q.Type == "buckets" && strings.HasPrefix(q.Name, "_")
+					targets = append(targets, target{ID: p.Resource.ID, OrgID: unknown, System: system})
+					q.noteUnseen(p.Resource.ID)
+				}
+			}
+		}
+		for _, t := range targets {
+			if t.MaybeSystem {
+				t = t.namedBy(a.Permissions)
+			}
+			if ps := allowingAll(a.Permissions, t.probes(action, q.Type)); ps != nil {
+				add(ps...)
+			}
+		}
+	}
+	return out
+}
+
+// typeGrants returns the permissions of ps that let InfluxDB allow action
+// on some resource of type typ, nil for none: some request its authorizers
+// check for that type, on some resource of some org, passes.
+//   - users and orgs are checked by id alone (or with neither id nor org,
+//     to list or create them): a permission scoped to an org without id
+//     reaches none.
+//   - reading buckets includes reading an org's system buckets, which is
+//     reading the org: read on every org, or on an org that exists (one
+//     InfluxDB names in the permission).
+//   - every request on tokens also needs the same action on a user (the
+//     owner, or the new token's user).
+//   - any other permission on the type reaches something: its own org,
+//     every org, or the resource it names.
+func typeGrants(ps []influx.Permission, action, typ string) []influx.Permission {
+	var onType, onUsers []influx.Permission
+	for _, p := range ps {
+		r := p.Resource
+		if p.Action != action {
+			continue
+		}
+		switch {
+		case r.Type == instanceType:
+			onType, onUsers = append(onType, p), append(onUsers, p)
+		case r.Type == typ && (typ == "users" || typ == "orgs"):
+			if r.OrgID == "" || r.ID != "" {
+				onType = append(onType, p)
+			}
+		case r.Type == typ:
+			onType = append(onType, p)
+		case typ == "buckets" && action == "read" && r.Type == "orgs" && (r.OrgID == "" && r.ID == "" || r.ID != "" && r.Name != ""):
+			onType = append(onType, p)
+		}
+		if typ == "authorizations" && r.Type == "users" && (r.OrgID == "" || r.ID != "") {
+			onUsers = append(onUsers, p)
+		}
+	}
+	if typ != "authorizations" {
+		return onType
+	}
+	if len(onType) == 0 || len(onUsers) == 0 {
+		return nil
+	}
+	out := onType
+	for _, p := range onUsers {
+		if !containsPermission(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// namedBy settles whether a bucket of unknown type is a system bucket from
+// the name InfluxDB gives it in a permission naming its id: only a system
+// bucket's name may start with "_".
+func (t target) namedBy(ps []influx.Permission) target {
+	for _, p := range ps {
+		if r := p.Resource; r.Type == "buckets" && r.ID == t.ID && r.Name != "" {
+			t.MaybeSystem, t.System = false, strings.HasPrefix(r.Name, "_")
+			return t
+		}
+	}
+	return t
+}
+
+// allowingAll returns, when every probe is allowed by some permission, the
+// permissions that allow them; nil otherwise.
+func allowingAll(perms []influx.Permission, probes []probe) []influx.Permission {
+	var out []influx.Permission
+	for _, pr := range probes {
+		found := false
+		for _, p := range perms {
+			if matches(p, pr) {
+				found = true
+				if !containsPermission(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		if !found {
+			return nil
+		}
+	}
+	return out
+}
+
+func containsPermission(ps []influx.Permission, p influx.Permission) bool {
+	for _, have := range ps {
+		if have == p {
 			return true
 		}
 	}
 	return false
 }
 
-func (q *accessQuery) grants(p influx.Permission) bool {
-	if q.Action != "" && p.Action != q.Action {
-		return false
-	}
-	if p.Resource.Type == instanceType {
-		return true
-	}
-	if p.Resource.Type != q.Type {
-		return false
-	}
-	if !q.specific() {
-		return true
-	}
-	r := p.Resource
-	if r.ID == "" && r.OrgID == "" {
-		return true // instance-wide
-	}
-	if r.ID != "" {
-		if r.ID == q.ID || (q.Name != "" && r.Name == q.Name) {
-			return true
-		}
-		for _, t := range q.Targets {
-			if r.ID == t.ID {
-				return true
-			}
-		}
-		return false
-	}
-	for _, t := range q.Targets { // type-wide in one org
-		if t.OrgID != "" && r.OrgID == t.OrgID {
+func hasTarget(ts []target, id string) bool {
+	for _, t := range ts {
+		if t.ID == id {
 			return true
 		}
 	}
 	return false
 }
 
-// learn records what a permission tells about the resource asked for: a
-// permission on that resource carries its org.
-func (q *accessQuery) learn(p influx.Permission) {
-	r := p.Resource
-	if r.Type != q.Type || r.ID == "" || r.OrgID == "" {
-		return
-	}
-	if r.ID == q.ID || (q.Name != "" && r.Name == q.Name) {
-		q.addTarget(resource{ID: r.ID, OrgID: r.OrgID})
-	}
-}
-
-func (q *accessQuery) addTarget(t resource) {
-	for i, have := range q.Targets {
-		if have.ID == t.ID {
-			if have.OrgID == "" {
-				q.Targets[i].OrgID = t.OrgID
-			}
+func (q *accessQuery) noteUnseen(id string) {
+	for _, have := range q.unseen {
+		if have == id {
 			return
 		}
 	}
-	q.Targets = append(q.Targets, t)
-}
-
-// resolved reports whether the org of the resource asked for is known, so
-// that type-wide permissions in that org could be counted.
-func (q *accessQuery) resolved() bool {
-	for _, t := range q.Targets {
-		if t.OrgID != "" {
-			return true
-		}
-	}
-	return false
+	q.unseen = append(q.unseen, id)
 }

@@ -23,7 +23,7 @@ func TestArgumentHintsIgnoreMCPGoWording(t *testing.T) {
 		}
 		return res.Content[0].(mcp.TextContent).Text
 	}
-	if got := call(map[string]any{"usr": "alice"}, "some future mcp-go wording"); got != `Invalid arguments: unknown argument "usr" (list_tokens takes action, createdAfter, createdBefore, description, limit, offset, org, orgID, resourceID, resourceName, resourceType, risk, status, user, userID).` {
+	if got := call(map[string]any{"usr": "alice"}, "some future mcp-go wording"); got != `Invalid arguments: unknown argument "usr" (list_tokens takes action, allOrgs, createdAfter, createdBefore, description, limit, offset, org, orgID, resourceID, resourceName, resourceType, risk, status, user, userID).` {
 		t.Errorf("unknown argument: got %q", got)
 	}
 	// Valid arguments: the error is the handler's own and stays as it is.

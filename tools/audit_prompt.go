@@ -34,6 +34,14 @@ func AuditTokensPrompt() server.ServerPrompt {
 	}}
 }
 
+// scopeLine states in the overview step which orgs the audit covers.
+func scopeLine(org string) string {
+	if org != "" {
+		return fmt.Sprintf("Scope: org %q only; say so in the report.", org)
+	}
+	return "Scope: every org the configured token can see (allOrgs: true ignores the server's default org); say so in the report, and if the answer's notes say it was narrowed to one org, report that instead."
+}
+
 // auditSteps writes the audit plan. Every tool call in it is written as
 // `tool {json arguments}` so that a test can check each argument against the
 // tools' input schemas.
@@ -41,6 +49,8 @@ func auditSteps(org, user string) string {
 	scope := map[string]any{}
 	if org != "" {
 		scope["org"] = org
+	} else {
+		scope["allOrgs"] = true // the server's default org must not narrow the audit
 	}
 	if user != "" {
 		scope["user"] = user
@@ -69,20 +79,21 @@ func auditSteps(org, user string) string {
 	if user != "" {
 		who = append(who, fmt.Sprintf("user %q", user))
 	}
-	target := "every InfluxDB API token I can see"
+	target := "every InfluxDB API token I can see, in every org"
 	if len(who) > 0 {
 		target = "the InfluxDB API tokens of " + strings.Join(who, " and ")
 	}
 
 	steps := []string{
 		fmt.Sprintf("Audit %s with the list_tokens and get_token tools. Never ask for or print token values; the tools never return them.", target),
-		"1. Overview: " + call("list_tokens", "limit", 0) + ". Report the totals, active/inactive, each risk count, and the orgs and users holding most tokens.",
+		"1. Overview: " + call("list_tokens", "limit", 0) + ". " + scopeLine(org) + " Report the totals, active/inactive, each risk count, and the orgs and users holding most tokens.",
 		"2. Tokens that reach every org: " + call("list_tokens", "risk", riskInstanceWide) + ". Each should be an operator token kept by an administrator; anything else should be narrowed to one org.",
 		"3. Tokens that can create tokens (privilege escalation): " + call("list_tokens", "risk", riskCanCreateTokens) + ". Open the doubtful ones with `get_token {\"authID\": \"<id>\"}` to see every permission.",
 		"4. Inactive tokens: " + call("list_tokens", "status", "inactive") + ". Recommend deleting those nobody needs.",
 		"5. Tokens without description: " + call("list_tokens", "risk", riskNoDescription) + ". Nobody can tell what they are for; recommend describing or deleting them.",
-		"6. Who can write data: " + call("list_tokens", "action", "write", "resourceType", "buckets") + ". Look for broad (org-wide or all-org) writers where one bucket would do.",
-		"7. Old tokens: " + call("list_tokens", "createdBefore", "<one year ago, RFC 3339>") + ". Recommend rotating them.",
+		"6. Dangling permissions: " + call("list_tokens", "risk", riskDangling) + ". Their ids name deleted buckets, orgs, users or tokens; a bucket recreated under the same name is not covered. Recommend removing them.",
+		"7. Who can write data: " + call("list_tokens", "action", "write", "resourceType", "buckets") + ". Look for broad (org-wide or all-org) writers where one bucket would do.",
+		"8. Old tokens: " + call("list_tokens", "createdBefore", "<one year ago, RFC 3339>") + ". Recommend rotating them.",
 		"When a result says truncated, page on with offset. Finish with a short report: findings by severity, each citing token IDs with owner and org, and one recommendation each (deactivate, delete, narrow to specific buckets, add a description, rotate). Say that InfluxDB lists only the tokens the configured token may read.",
 	}
 	return strings.Join(steps, "\n")

@@ -98,10 +98,12 @@ func TestAuditPromptGet(t *testing.T) {
 		scope  map[string]any // what every list_tokens snippet must carry
 		target string
 	}{
-		{"no arguments", nil, map[string]any{}, "every InfluxDB API token I can see"},
-		{"empty arguments", map[string]string{"org": "", "user": ""}, map[string]any{}, "every InfluxDB API token I can see"},
+		// Without org, every call audits every org: the server's default
+		// org must not narrow it.
+		{"no arguments", nil, map[string]any{"allOrgs": true}, "every InfluxDB API token I can see, in every org"},
+		{"empty arguments", map[string]string{"org": "", "user": ""}, map[string]any{"allOrgs": true}, "every InfluxDB API token I can see"},
 		{"org", map[string]string{"org": "acme"}, map[string]any{"org": "acme"}, `the InfluxDB API tokens of org "acme"`},
-		{"user", map[string]string{"user": "alice"}, map[string]any{"user": "alice"}, `the InfluxDB API tokens of user "alice"`},
+		{"user", map[string]string{"user": "alice"}, map[string]any{"user": "alice", "allOrgs": true}, `the InfluxDB API tokens of user "alice"`},
 		{"both", map[string]string{"org": "acme", "user": "alice"}, map[string]any{"org": "acme", "user": "alice"}, `the InfluxDB API tokens of org "acme" and user "alice"`},
 		{"quotes and backticks", map[string]string{"org": "acme \"prod\" `x`"}, map[string]any{"org": "acme \"prod\" `x`"}, "org "},
 	} {
@@ -116,6 +118,16 @@ func TestAuditPromptGet(t *testing.T) {
 			if !strings.Contains(text, tc.target) {
 				t.Errorf("text lacks %q:\n%s", tc.target, text)
 			}
+			// The overview step states the scope.
+			overview := text[strings.Index(text, "1. Overview"):]
+			overview, _, _ = strings.Cut(overview, "\n")
+			wantScope := "Scope: every org the configured token can see"
+			if org := tc.args["org"]; org != "" {
+				wantScope = "Scope: org "
+			}
+			if !strings.Contains(overview, wantScope) {
+				t.Errorf("overview %q lacks %q", overview, wantScope)
+			}
 			ss := snippets(t, text)
 			lists := 0
 			for _, s := range ss {
@@ -128,7 +140,7 @@ func TestAuditPromptGet(t *testing.T) {
 						t.Errorf("%s: %s = %v, want %q", s.raw, k, s.args[k], v)
 					}
 				}
-				for _, k := range []string{"org", "user"} {
+				for _, k := range []string{"org", "user", "allOrgs"} {
 					if _, scoped := tc.scope[k]; !scoped && s.args[k] != nil {
 						t.Errorf("%s: %s set though the prompt was not asked for it", s.raw, k)
 					}

@@ -78,12 +78,13 @@ func (c benchClient) OrgNames(context.Context) ([]string, error)  { return nil, 
 func (c benchClient) UserNames(context.Context) ([]string, error) { return nil, nil }
 
 func (c benchClient) FindOrgs(_ context.Context, name string) ([]influx.Organization, error) {
+	var out []influx.Organization
 	for o := range fixture.Orgs {
-		if fixture.OrgName(o) == name {
-			return []influx.Organization{{ID: fixture.OrgID(o), Name: name}}, nil
+		if name == "" || fixture.OrgName(o) == name {
+			out = append(out, influx.Organization{ID: fixture.OrgID(o), Name: fixture.OrgName(o)})
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 func intPtr(n int) *int { return &n }
@@ -118,6 +119,12 @@ func BenchmarkListTokens(b *testing.B) {
 	}
 }
 
+// FindUsers finds no user: the fixture's permissions name none by id.
+func (c benchClient) FindUsers(context.Context, string) ([]influx.User, error) { return nil, nil }
+
+// Exists says every id exists: the fixture names no deleted resource.
+func (c benchClient) Exists(context.Context, string, string) (bool, error) { return true, nil }
+
 // BenchmarkPermissionEvaluation is risk flags and effective access alone,
 // over every token.
 func BenchmarkPermissionEvaluation(b *testing.B) {
@@ -125,17 +132,13 @@ func BenchmarkPermissionEvaluation(b *testing.B) {
 		auths := benchAuths(b, n)
 		byType := &accessQuery{Action: "write", Type: "buckets"}
 		byName := &accessQuery{Action: "write", Type: "buckets", Name: fixture.BucketName(3)}
-		for i := range auths {
-			for _, p := range auths[i].Permissions {
-				byName.learn(p)
-			}
-		}
+		resolveTargets(context.Background(), benchClient{}, Settings{}, byName)
 		b.Run("tokens="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				granted := 0
 				for i := range auths {
-					risksOf(&auths[i])
+					risksOf(context.Background(), &auths[i], nil)
 					if byType.grantedBy(&auths[i]) {
 						granted++
 					}

@@ -102,6 +102,12 @@ func (s *swappable) UserNames(ctx context.Context) ([]string, error) {
 func (s *swappable) FindOrgs(ctx context.Context, name string) ([]influx.Organization, error) {
 	return s.c.Load().FindOrgs(ctx, name)
 }
+func (s *swappable) FindUsers(ctx context.Context, name string) ([]influx.User, error) {
+	return s.c.Load().FindUsers(ctx, name)
+}
+func (s *swappable) Exists(ctx context.Context, kind, id string) (bool, error) {
+	return s.c.Load().Exists(ctx, kind, id)
+}
 
 func faultClient(t *testing.T, o influx.Options) *influx.Client {
 	t.Helper()

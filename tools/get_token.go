@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -21,6 +22,7 @@ type GetTokenInput struct {
 type TokenDetail struct {
 	Token
 	PermissionDetails []PermissionDetail `json:"permissionDetails" jsonschema:"every permission in full, in the order of permissions"`
+	Notes             []string           `json:"notes" jsonschema:"caveats, e.g. risk flags that could not be checked"`
 }
 
 // PermissionDetail is one permission as InfluxDB returned it, next to its
@@ -55,7 +57,10 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 		return upstreamError(err, s, "authID "+in.AuthID,
 			fmt.Sprintf("No token has authID %s: it was deleted, or the ID is wrong. list_tokens shows the IDs that exist.", in.AuthID))
 	}
-	d := TokenDetail{Token: newToken(a, risksOf(a)), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
+	dir := newDirectory(c)
+	risks, reasons := risksOf(ctx, a, dir)
+	d := TokenDetail{Token: newToken(a, risks, reasons), PermissionDetails: make([]PermissionDetail, len(a.Permissions))}
+	d.Notes = append([]string{}, dir.notes(s)...)
 	for i, p := range a.Permissions {
 		d.PermissionDetails[i] = PermissionDetail{Permission: d.Permissions[i], Action: p.Action, Resource: p.Resource}
 	}
@@ -67,6 +72,12 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 }
 
 func renderDetail(d *TokenDetail) string {
+	var dangling []string
+	for _, r := range d.RiskReasons {
+		if r.Risk == riskDangling {
+			dangling = r.Permissions
+		}
+	}
 	var b strings.Builder
 	writeToken(&b, &d.Token)
 	// Every value from InfluxDB goes through plain or quoted (untrusted.go).
@@ -79,10 +90,13 @@ func renderDetail(d *TokenDetail) string {
 				fmt.Fprintf(&b, " %s=%s", kv[0], plain(kv[1]))
 			}
 		}
-		if r.Type == "buckets" && r.ID != "" && r.Name == "" {
-			b.WriteString(" (no name: the bucket was probably deleted)")
+		if slices.Contains(dangling, p.Permission) {
+			fmt.Fprintf(&b, " (dangling: no %s has this id any more)", strings.TrimSuffix(r.Type, "s"))
 		}
 		b.WriteByte('\n')
+	}
+	for _, n := range d.Notes {
+		b.WriteString("Note: " + n + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -35,7 +35,10 @@ const configuredToken = "configured-token-2f9c1e7a5b3d8e6f0a4c=="
 
 type fakeOrg struct{ ID, Name string }
 type fakeUser struct{ ID, Name string }
-type fakeBucket struct{ ID, Name, OrgID string }
+type fakeBucket struct {
+	ID, Name, OrgID string
+	System          bool // _monitoring or _tasks
+}
 
 // fakePerm is a permission as stored; the fake fills in the resource's name
 // and org name when it can resolve them, as InfluxDB does.
@@ -119,8 +122,8 @@ func baseWorld() *fakeInflux {
 		orgs:  []fakeOrg{{orgAcme, "acme"}, {orgGlobex, "globex"}, {orgInitech, "initech"}},
 		users: []fakeUser{{userAdmin, "admin"}, {userAlice, "alice"}, {userBob, "bob"}, {userCarol, "carol"}},
 		buckets: []fakeBucket{
-			{bucketTelegraf, "telegraf", orgAcme}, {bucketMetrics, "metrics", orgAcme},
-			{bucketSales, "sales", orgGlobex}, {bucketLogs, "logs", orgInitech},
+			{bucketTelegraf, "telegraf", orgAcme, false}, {bucketMetrics, "metrics", orgAcme, false},
+			{bucketSales, "sales", orgGlobex, false}, {bucketLogs, "logs", orgInitech, false},
 		},
 		auths: []fakeAuth{
 			{ID: tokOperator, Status: "active", Description: "admin's Token", OrgID: orgAcme, UserID: userAdmin, Perms: readWriteAll(""), Created: monthAfter(t0, 0)},
@@ -151,7 +154,9 @@ func (f *fakeInflux) start(t *testing.T) *fakeInflux {
 	mux.HandleFunc("GET /api/v2/buckets", f.listBuckets)
 	mux.HandleFunc("GET /api/v2/buckets/{id}", f.getBucket)
 	mux.HandleFunc("GET /api/v2/orgs", f.listOrgs)
+	mux.HandleFunc("GET /api/v2/orgs/{id}", f.getOrg)
 	mux.HandleFunc("GET /api/v2/users", f.listUsers)
+	mux.HandleFunc("GET /api/v2/users/{id}", f.getUser)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("fake InfluxDB: unexpected request %s %s", r.Method, r.URL.RequestURI())
 		f.error(w, http.StatusNotFound, "not found", "path not found", false)
@@ -294,10 +299,20 @@ func (f *fakeInflux) authJSON(a fakeAuth) map[string]any {
 	perms := make([]map[string]any, 0, len(a.Perms))
 	for _, p := range a.Perms {
 		res := map[string]any{"type": p.Type}
+		if p.OrgID != "" {
+			res["orgID"] = p.OrgID
+		}
 		if p.ID != "" {
 			res["id"] = p.ID
-			if p.Type == "buckets" {
-				res["name"] = f.bucketName(p.ID) // "" when deleted, as InfluxDB does
+			// InfluxDB names buckets, orgs and users; for one that no longer
+			// exists it leaves out the name and the org's name.
+			name := map[string]func(string) string{"buckets": f.bucketName, "orgs": f.orgName, "users": f.userName}[p.Type]
+			if name != nil && name(p.ID) == "" {
+				perms = append(perms, map[string]any{"action": p.Action, "resource": res})
+				continue
+			}
+			if name != nil {
+				res["name"] = name(p.ID)
 			}
 		}
 		if p.OrgID != "" {
@@ -399,7 +414,7 @@ func (f *fakeInflux) listBuckets(w http.ResponseWriter, r *http.Request) {
 	list := []map[string]any{}
 	for _, b := range f.buckets {
 		if name == "" || b.Name == name {
-			list = append(list, map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": "user", "retentionRules": []any{}})
+			list = append(list, b.json())
 		}
 	}
 	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": list})
@@ -408,19 +423,50 @@ func (f *fakeInflux) listBuckets(w http.ResponseWriter, r *http.Request) {
 func (f *fakeInflux) getBucket(w http.ResponseWriter, r *http.Request) {
 	for _, b := range f.buckets {
 		if b.ID == r.PathValue("id") {
-			writeJSONBody(w, map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": "user", "retentionRules": []any{}})
+			writeJSONBody(w, b.json())
 			return
 		}
 	}
 	f.error(w, http.StatusNotFound, "not found", "bucket not found", true)
 }
 
+func (b fakeBucket) json() map[string]any {
+	typ := "user"
+	if b.System {
+		typ = "system"
+	}
+	return map[string]any{"id": b.ID, "name": b.Name, "orgID": b.OrgID, "type": typ, "retentionRules": []any{}}
+}
+
+func (f *fakeInflux) getOrg(w http.ResponseWriter, r *http.Request) {
+	if name := f.orgName(r.PathValue("id")); name != "" {
+		writeJSONBody(w, map[string]any{"id": r.PathValue("id"), "name": name})
+		return
+	}
+	f.error(w, http.StatusNotFound, "not found", "organization not found", true)
+}
+
 func (f *fakeInflux) listUsers(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
 	list := []map[string]any{}
 	for _, u := range f.users {
-		list = append(list, map[string]any{"id": u.ID, "name": u.Name, "status": "active"})
+		if name == "" || u.Name == name {
+			list = append(list, map[string]any{"id": u.ID, "name": u.Name, "status": "active"})
+		}
+	}
+	if name != "" && len(list) == 0 {
+		f.error(w, http.StatusNotFound, "not found", "user not found", true)
+		return
 	}
 	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": list})
+}
+
+func (f *fakeInflux) getUser(w http.ResponseWriter, r *http.Request) {
+	if name := f.userName(r.PathValue("id")); name != "" {
+		writeJSONBody(w, map[string]any{"id": r.PathValue("id"), "name": name, "status": "active"})
+		return
+	}
+	f.error(w, http.StatusNotFound, "not found", "user not found", true)
 }
 
 func (f *fakeInflux) listOrgs(w http.ResponseWriter, r *http.Request) {
@@ -654,7 +700,7 @@ func generatedWorld(n int) *fakeInflux {
 	f := &fakeInflux{}
 	for i := range 12 {
 		f.orgs = append(f.orgs, fakeOrg{fmt.Sprintf("%016x", 0x2000+i), fmt.Sprintf("org-%02d", i)})
-		f.buckets = append(f.buckets, fakeBucket{fmt.Sprintf("%016x", 0x3000+i), fmt.Sprintf("telegraf-%02d", i), fmt.Sprintf("%016x", 0x2000+i)})
+		f.buckets = append(f.buckets, fakeBucket{fmt.Sprintf("%016x", 0x3000+i), fmt.Sprintf("telegraf-%02d", i), fmt.Sprintf("%016x", 0x2000+i), false})
 	}
 	for i := range 15 {
 		f.users = append(f.users, fakeUser{fmt.Sprintf("%016x", 0x1000+i), fmt.Sprintf("user-%02d", i)})

@@ -32,13 +32,14 @@ type ListTokensInput struct {
 	UserID        string `json:"userID,omitempty" jsonschema:"owner's user ID, 16 hex digits (InfluxDB filter)"`
 	Org           string `json:"org,omitempty" jsonschema:"org name the tokens belong to (InfluxDB filter; unknown name is an error)"`
 	OrgID         string `json:"orgID,omitempty" jsonschema:"org ID, 16 hex digits (InfluxDB filter)"`
+	AllOrgs       bool   `json:"allOrgs,omitempty" jsonschema:"true: every org, ignoring the server's default org (INFLUX_ORG, INFLUX_ORG_ID or the influx CLI profile's org), which otherwise narrows calls that name no org; not with org or orgID"`
 	Status        string `json:"status,omitempty" jsonschema:"enum=active,enum=inactive"`
 	Description   string `json:"description,omitempty" jsonschema:"case-insensitive substring of the description"`
 	Action        string `json:"action,omitempty" jsonschema:"with resourceType: only tokens that grant this action (either if omitted),enum=read,enum=write"`
 	ResourceType  string `json:"resourceType,omitempty" jsonschema:"only tokens granting access to this resource type; with resourceID or resourceName to one resource (type-wide and instance-wide grants count as InfluxDB counts them)"` // enum: resourceTypes
 	ResourceID    string `json:"resourceID,omitempty" jsonschema:"ID of the one resource (needs resourceType)"`
 	ResourceName  string `json:"resourceName,omitempty" jsonschema:"name of the one resource, e.g. a bucket name (needs resourceType)"`
-	Risk          string `json:"risk,omitempty" jsonschema:"only tokens with this risk flag,enum=instance-wide,enum=can-create-tokens,enum=inactive,enum=no-description"`
+	Risk          string `json:"risk,omitempty" jsonschema:"only tokens with this risk flag,enum=instance-wide,enum=can-create-tokens,enum=dangling,enum=inactive,enum=no-description"`
 	CreatedAfter  string `json:"createdAfter,omitempty" jsonschema:"RFC 3339 time, e.g. 2026-03-01T00:00:00Z: created at or after"`
 	CreatedBefore string `json:"createdBefore,omitempty" jsonschema:"RFC 3339 time: created before"`
 	Limit         *int   `json:"limit,omitempty" jsonschema:"page size, 0 to 500, default 50; 0 returns only the counts"`
@@ -74,7 +75,8 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 			"Filters combine with AND: owner (user/userID), org (org/orgID), status, description text, effective access "+
 			"(action + resourceType [+ resourceID or resourceName]: e.g. who can write bucket telegraf, counting type-wide and all-org grants), "+
 			"risk flag, creation time. Returns a page (limit/offset, oldest first) plus counts over all matches; limit 0 gives only the counts. "+
-			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read."),
+			"Token values are never shown. InfluxDB leaves out tokens the configured token may not read. "+
+			"The server's default org, if set, narrows calls that name no org (the answer says so); allOrgs: true covers every org."),
 		mcp.WithInputSchema[ListTokensInput](),
 		withEnum("resourceType", resourceTypes),
 		mcp.WithOutputSchema[ListTokensResult](),
@@ -115,20 +117,34 @@ type listQuery struct {
 	after, before time.Time
 	limit, offset int
 	defaultOrg    bool // filter's org came from Settings, not from the call
+	settings      Settings
+}
+
+// scopeNote says that a default org narrowed the answer, naming the org and
+// where it was set; "" when none did.
+func (q *listQuery) scopeNote(s Settings) string {
+	if !q.defaultOrg {
+		return ""
+	}
+	org := firstNonEmpty(q.filter.Org, q.filter.OrgID)
+	return fmt.Sprintf("Only org %q: the server's default org, from %s, narrows calls that name no org; pass allOrgs: true to audit every org.", clip(org), firstNonEmpty(s.DefaultOrgSource, "the configuration"))
 }
 
 func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolResult) {
 	q := &listQuery{
 		filter: influx.ListFilter{User: in.User, UserID: in.UserID, Org: in.Org, OrgID: in.OrgID},
 		status: in.Status, description: strings.ToLower(in.Description), risk: in.Risk,
-		limit: defaultLimit, offset: in.Offset,
+		limit: defaultLimit, offset: in.Offset, settings: s,
 	}
 	for _, id := range []struct{ name, value string }{{"userID", in.UserID}, {"orgID", in.OrgID}, {"resourceID", in.ResourceID}} {
 		if id.value != "" && influx.ValidateID(id.value) != nil {
 			return nil, argError("%s %q is not an InfluxDB ID (16 hexadecimal digits, e.g. 0a1b2c3d4e5f6a7b).", id.name, clip(id.value))
 		}
 	}
-	if in.Org == "" && in.OrgID == "" {
+	if in.AllOrgs && (in.Org != "" || in.OrgID != "") {
+		return nil, argError("allOrgs asks for every org; give it without org and orgID, or drop it to narrow to one org.")
+	}
+	if in.Org == "" && in.OrgID == "" && !in.AllOrgs {
 		q.filter.Org, q.filter.OrgID = s.DefaultOrg, s.DefaultOrgID
 		q.defaultOrg = s.DefaultOrg != "" || s.DefaultOrgID != ""
 	}
@@ -201,8 +217,9 @@ func (q *listQuery) keeps(a *influx.Authorization, risks []string) bool {
 
 // match is a token that passed the filters, with its risks worked out once.
 type match struct {
-	auth  *influx.Authorization
-	risks []string
+	auth    *influx.Authorization
+	risks   []string
+	reasons []RiskReason
 }
 
 // page collects the answer of a list_tokens call from matches in any order:
@@ -263,47 +280,33 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 		return bad
 	}
 
-	// A token's access to one named resource is known only once every
-	// permission has been seen (they tell the resource's org) and the
-	// resource has been looked up; such candidates wait in pending. Every
-	// other match is decided as it streams past and goes into the page.
-	deferred := q.access != nil && q.access.specific()
-	var pending []match
+	// The resource asked about, and its org, come from InfluxDB's APIs
+	// before the list is read, so that every token is decided as it streams
+	// past and only the page is kept.
+	notes := []string{visibilityNote}
+	if n := q.scopeNote(s); n != "" {
+		notes = append(notes, n)
+	}
+	if q.access != nil && q.access.specific() {
+		notes = append(notes, resolveTargets(ctx, c, s, q.access)...)
+	}
+	dir := newDirectory(c)
 	page := newPage(q.offset, q.limit)
 	err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
-		if deferred {
-			for _, p := range a.Permissions {
-				q.access.learn(p)
-			}
-			// A token lives in its own org, whose ID and name it carries.
-			if q.access.Type == "authorizations" && a.ID == q.access.ID ||
-				q.access.Type == "orgs" && (a.OrgID == q.access.ID || q.access.Name != "" && a.Org == q.access.Name) {
-				q.access.addTarget(resource{ID: cmp.Or(q.access.ID, a.OrgID), OrgID: a.OrgID})
-			}
-		}
-		risks := risksOf(a)
-		switch {
-		case !q.keeps(a, risks):
-		case deferred:
-			pending = append(pending, match{auth: a, risks: risks})
-		case q.access == nil || q.access.grantedBy(a):
-			page.add(match{auth: a, risks: risks})
+		risks, reasons := risksOf(ctx, a, dir)
+		if q.keeps(a, risks) && (q.access == nil || q.access.grantedBy(a)) {
+			page.add(match{auth: a, risks: risks, reasons: reasons})
 		}
 		return nil
 	})
 	if err != nil {
-		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q))
+		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q, s))
 	}
-
-	notes := []string{visibilityNote}
-	if deferred {
-		notes = append(notes, resolveTargets(ctx, c, s, q.access, q.filter)...)
-		for _, m := range pending {
-			if q.access.grantedBy(m.auth) {
-				page.add(m)
-			}
-		}
+	if q.access != nil && len(q.access.unseen) > 0 {
+		notes = append(notes, fmt.Sprintf("Permissions name %s called %q with ids %s that InfluxDB's %s API does not show to the configured token: for those, grants naming them and all-org grants are counted, org-wide grants are not.",
+			q.access.Type, clip(q.access.Name), strings.Join(q.access.unseen, ", "), q.access.Type))
 	}
+	notes = append(notes, dir.notes(s)...)
 
 	res := ListTokensResult{
 		Tokens:  pageTokens(page.matches(), q),
@@ -325,99 +328,143 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 func pageTokens(matches []match, q *listQuery) []Token {
 	tokens := make([]Token, 0, len(matches))
 	for _, m := range matches {
-		t := newToken(m.auth, m.risks)
-		if q.access != nil {
+		t := newToken(m.auth, m.risks, m.reasons)
+		switch {
+		case q.access != nil:
 			t.grants = []string{}
-			for _, p := range m.auth.Permissions {
-				if q.access.grants(p) {
-					t.grants = append(t.grants, permissionText(p))
-				}
+			for _, p := range q.access.grantingPermissions(m.auth) {
+				t.grants = append(t.grants, permissionText(p))
 			}
+		case q.risk != "":
+			t.raises = q.risk
 		}
 		tokens = append(tokens, t)
 	}
 	return tokens
 }
 
-// resolveTargets finds the orgs of the resource an access query names, from
-// InfluxDB's buckets and orgs APIs where the configured token may read them,
-// on top of what the tokens' own permissions told. It returns notes for what
-// could not be resolved.
-func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery, filter influx.ListFilter) []string {
-	what := fmt.Sprintf("%s %q", q.Type, cmp.Or(q.Name, q.ID))
+// resolveTargets finds the resource an access query names, with its org,
+// from InfluxDB's buckets, orgs, users and authorizations APIs. It returns
+// notes for what could not be resolved.
+func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) []string {
+	what := fmt.Sprintf("%s %q", q.Type, clip(firstNonEmpty(q.Name, q.ID)))
 	var lookupErr error
 	switch q.Type {
 	case "buckets":
 		buckets, err := c.FindBuckets(ctx, q.Name, q.ID)
 		lookupErr = err
 		for _, b := range buckets {
-			q.addTarget(resource{ID: b.ID, OrgID: b.OrgID})
+			q.Targets = append(q.Targets, target{ID: b.ID, OrgID: b.OrgID, System: b.Type == "system"})
 		}
-	case "orgs":
-		// An org's permissions live in the org itself.
+	case "orgs", "users":
+		// InfluxDB checks both by id alone: no org to find.
 		if q.ID != "" {
-			q.addTarget(resource{ID: q.ID, OrgID: q.ID})
-		} else {
+			q.Targets = []target{{ID: q.ID}}
+			return nil
+		}
+		var ids []string
+		if q.Type == "orgs" {
 			orgs, err := c.FindOrgs(ctx, q.Name)
 			lookupErr = err
 			for _, o := range orgs {
-				q.addTarget(resource{ID: o.ID, OrgID: o.ID})
+				ids = append(ids, o.ID)
 			}
-		}
-	case "authorizations":
-		// A token lives in its own org; look it up if the list did not show it.
-		if q.ID != "" && !q.resolved() {
-			a, err := c.GetAuthorization(ctx, q.ID)
+		} else {
+			users, err := c.FindUsers(ctx, q.Name)
 			lookupErr = err
-			if err == nil {
-				q.addTarget(resource{ID: a.ID, OrgID: a.OrgID})
+			for _, u := range users {
+				ids = append(ids, u.ID)
 			}
 		}
-	case "users", "instance":
-		return nil // not owned by an org: only instance-wide and own-ID grants apply
-	}
-	if !q.resolved() && filter != (influx.ListFilter{}) {
-		// The filters may have hidden every permission that names the
-		// resource; the whole visible list may still show its org.
-		err := c.ListAuthorizations(ctx, influx.ListFilter{}, func(a *influx.Authorization) error {
-			for _, p := range a.Permissions {
-				q.learn(p)
-			}
-			return nil
-		})
+		for _, id := range ids {
+			q.Targets = append(q.Targets, target{ID: id})
+		}
+		if len(q.Targets) > 0 {
+			return partialLookup(lookupErr, s, what, q.Type)
+		}
+		// Permissions that name it still carry its name; all-org grants
+		// still count.
+		q.Targets = []target{{}}
 		if lookupErr == nil {
-			lookupErr = err
+			return []string{fmt.Sprintf("InfluxDB's %s API does not show %s to the configured token (it does not exist, or the token may not read it); grants naming it and all-org grants are counted.", q.Type, what)}
 		}
-	}
-	// A lookup cut short found some orgs, maybe not all.
-	switch {
-	case errors.Is(lookupErr, influx.ErrTooManyPages):
-		return []string{fmt.Sprintf("The lookup of %s stopped after %d pages of buckets of that name; org-wide grants on buckets in orgs beyond those may be missing. Ask with resourceID instead.", what, influx.MaxLookupPages)}
-	case q.resolved() && errors.Is(lookupErr, context.DeadlineExceeded):
-		return []string{fmt.Sprintf("The lookup of %s was cut short: %s Org-wide grants on %s in orgs it did not reach may be missing.", what, describe(lookupErr, s, what, ""), q.Type)}
-	}
-	if q.resolved() {
+		return []string{fmt.Sprintf("%s could not be looked up (%s); grants naming it and all-org grants are counted.", what, lookupFailure(lookupErr, s, q.Type, what))}
+	case "authorizations":
+		a, err := c.GetAuthorization(ctx, q.ID)
+		if err == nil {
+			q.Targets = []target{{ID: a.ID, OrgID: a.OrgID, UserID: a.UserID}}
+			return nil
+		}
+		// Counted then: grants on every org's tokens and users, or on
+		// instance, and grants naming the token.
+		q.Targets = []target{{ID: q.ID, OrgID: unknown, UserID: unknown}}
+		return []string{fmt.Sprintf("The org and owner of token %s could not be looked up (%s), so org-wide grants on authorizations are not counted, and of the same action on its owner, which InfluxDB also requires, only grants on every user count.", q.ID, lookupFailure(err, s, q.Type, what))}
+	case instanceType:
+		q.Targets = []target{{ID: q.ID}}
 		return nil
+	default:
+		// No lookup for other types: their org is not known here.
+		q.Targets = []target{{ID: q.ID}}
+		return []string{fmt.Sprintf("The org of %s is not looked up, so org-wide grants on %s are not counted; all-org grants and grants naming it are.", what, q.Type)}
 	}
-	note := fmt.Sprintf("The org of %s could not be determined (no listed permission names it", what)
-	var apiErr *influx.APIError
+	if len(q.Targets) > 0 {
+		notes := partialLookup(lookupErr, s, what, q.Type)
+		if q.Name == "" {
+			return notes
+		}
+		// InfluxDB lists only the buckets the configured token may read,
+		// and says nothing of the others.
+		return append(notes, fmt.Sprintf("InfluxDB's buckets API shows only the buckets the configured token may read: a bucket called %q in an org where it may not read buckets is counted only through grants naming it and all-org grants.", clip(q.Name)))
+	}
+	q.Targets = []target{{ID: q.ID}}
+	if q.ID != "" && lookupErr != nil {
+		// It may exist and be a system bucket, whose read InfluxDB
+		// authorizes as reading its org.
+		q.Targets = []target{{ID: q.ID, MaybeSystem: true}}
+	} else if strings.HasPrefix(q.Name, "_") {
+		q.Targets = []target{{System: true}}
+	}
+	note := fmt.Sprintf("The org of %s could not be determined", what)
 	switch {
-	case errors.As(lookupErr, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):
-		note += fmt.Sprintf(", and the configured token may not read %s: InfluxDB answered %d; grant it read:%s to have org-wide grants counted", q.Type, apiErr.StatusCode, q.Type)
 	case lookupErr != nil:
-		note += ", and looking it up failed: " + describe(lookupErr, s, what, "")
-	case q.Type == "buckets" || q.Type == "orgs":
-		note += ", and InfluxDB's " + q.Type + " API does not show it to the configured token"
+		note += " (" + lookupFailure(lookupErr, s, q.Type, what) + ")"
+	case q.ID != "":
+		// InfluxDB finds a bucket before it checks the caller's rights.
+		note = fmt.Sprintf("%s does not exist (InfluxDB's buckets API answered 404), so InfluxDB would refuse every request on it; tokens with grants naming it and all-org grants are listed", what)
+		return []string{note + "."}
+	default:
+		note += " (InfluxDB's " + q.Type + " API does not show it to the configured token: it does not exist, or the token lacks read:" + q.Type + " on it)"
 	}
-	note += "), so org-wide grants on " + q.Type + " are not counted; instance-wide grants and grants naming it are."
-	return []string{note}
+	return []string{note + ", so org-wide grants on " + q.Type + " are not counted; all-org grants and grants naming it are."}
+}
+
+// partialLookup notes a lookup that stopped early, at its page bound or at
+// the call's deadline: what it found is counted, what it did not reach is
+// not.
+func partialLookup(err error, s Settings, what, kind string) []string {
+	switch {
+	case errors.Is(err, influx.ErrTooManyPages):
+		return []string{fmt.Sprintf("The lookup of %s stopped after %d pages; %s beyond those were not seen, so grants that reach them only through their org may be missing. Ask with resourceID instead.", what, influx.MaxLookupPages, kind)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return []string{fmt.Sprintf("The lookup of %s was cut short: %s Grants that reach what it did not see only through its org may be missing.", what, describe(err, s, what, ""))}
+	}
+	return nil
+}
+
+// lookupFailure words why a lookup failed, with the next step.
+func lookupFailure(err error, s Settings, kind, what string) string {
+	var apiErr *influx.APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+		return fmt.Sprintf("the configured token may not read %s: InfluxDB answered %d; grant it read:%s to have this looked up", kind, apiErr.StatusCode, kind)
+	}
+	return "looking it up failed: " + describe(err, s, what, "")
 }
 
 // notFoundHint is the next step when InfluxDB has no user or org of the
 // name a list call gave.
-func notFoundHint(q *listQuery) string {
+func notFoundHint(q *listQuery, s Settings) string {
 	if q.defaultOrg {
-		return "Nothing matches " + describeFilter(q.filter) + ", the default org from INFLUX_ORG or INFLUX_ORG_ID; pass org or orgID to use another, or fix that setting."
+		return "Nothing matches " + describeFilter(q.filter) + ", the default org from " + firstNonEmpty(s.DefaultOrgSource, "INFLUX_ORG, INFLUX_ORG_ID or the influx CLI profile") + "; pass org or orgID to use another, allOrgs: true for every org, or fix that setting."
 	}
 	return "Nothing matches " + describeFilter(q.filter) + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
 }

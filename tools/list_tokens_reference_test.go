@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,27 +24,31 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 	if bad != nil {
 		return bad
 	}
+	notes := []string{visibilityNote}
+	if n := q.scopeNote(s); n != "" {
+		notes = append(notes, n)
+	}
+	if q.access != nil && q.access.specific() {
+		notes = append(notes, resolveTargets(ctx, c, s, q.access)...)
+	}
 	var matches []match
+	dir := newDirectory(c)
 	if err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
-		if q.access != nil && q.access.specific() {
-			for _, p := range a.Permissions {
-				q.access.learn(p)
-			}
-		}
-		if risks := risksOf(a); q.keeps(a, risks) {
-			matches = append(matches, match{auth: a, risks: risks})
+		if risks, reasons := risksOf(ctx, a, dir); q.keeps(a, risks) {
+			matches = append(matches, match{auth: a, risks: risks, reasons: reasons})
 		}
 		return nil
 	}); err != nil {
-		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q))
+		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q, s))
 	}
-	notes := []string{visibilityNote}
 	if q.access != nil {
-		if q.access.specific() {
-			notes = append(notes, resolveTargets(ctx, c, s, q.access, q.filter)...)
-		}
 		matches = slices.DeleteFunc(matches, func(m match) bool { return !q.access.grantedBy(m.auth) })
 	}
+	if q.access != nil && len(q.access.unseen) > 0 {
+		notes = append(notes, fmt.Sprintf("Permissions name %s called %q with ids %s that InfluxDB's %s API does not show to the configured token: for those, grants naming them and all-org grants are counted, org-wide grants are not.",
+			q.access.Type, clip(q.access.Name), strings.Join(q.access.unseen, ", "), q.access.Type))
+	}
+	notes = append(notes, dir.notes(s)...)
 	slices.SortFunc(matches, func(a, b match) int {
 		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
 	})

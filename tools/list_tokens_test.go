@@ -33,11 +33,15 @@ func TestListTokensFilters(t *testing.T) {
 		{"description, any case", map[string]any{"description": "TELEGRAF"}, []string{tokTelegrafW}, map[string]string{}},
 		{"description substring", map[string]any{"description": "a"}, []string{tokOperator, tokAllAccess, tokTelegrafW, tokTelegrafR, tokInactive, tokDeleted, tokMinter}, map[string]string{}},
 		{"risk instance-wide", map[string]any{"risk": "instance-wide"}, []string{tokOperator}, map[string]string{}},
-		{"risk can-create-tokens", map[string]any{"risk": "can-create-tokens"}, []string{tokOperator, tokAllAccess, tokMinter}, map[string]string{}},
+		// alice's all-access token writes acme's users but names none, and the minter writes no user: InfluxDB lets neither create a token.
+		{"risk can-create-tokens", map[string]any{"risk": "can-create-tokens"}, []string{tokOperator}, map[string]string{}},
 		{"risk inactive", map[string]any{"risk": "inactive"}, []string{tokInactive}, map[string]string{}},
 		{"risk no-description (blank counts)", map[string]any{"risk": "no-description"}, []string{tokNoDesc}, map[string]string{}},
 		{"filters combine", map[string]any{"org": "acme", "user": "alice", "description": "telegraf"}, []string{tokTelegrafW}, map[string]string{"org": "acme", "user": "alice"}},
-		{"resource type only", map[string]any{"resourceType": "authorizations", "action": "write"}, []string{tokOperator, tokAllAccess, tokMinter}, map[string]string{}},
+		// Every request on a token needs the same action on a user too,
+		// which neither alice's all-access token (acme's users, no id) nor
+		// the minter has.
+		{"resource type only", map[string]any{"resourceType": "authorizations", "action": "write"}, []string{tokOperator}, map[string]string{}},
 		{"resource type, either action", map[string]any{"resourceType": "dashboards"}, []string{tokOperator, tokAllAccess, tokNoDesc}, map[string]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +93,7 @@ func TestListTokensResult(t *testing.T) {
 			CreatedAt: "2025-03-15T09:30:00.123456789Z", UpdatedAt: "2025-03-15T09:30:00.123456789Z",
 			Permissions: []string{"write:orgs/acme/buckets/telegraf"},
 			Risks:       []string{},
+			RiskReasons: []RiskReason{},
 		}},
 		Count: 1, Total: 1,
 		Summary: Summary{
@@ -144,6 +149,54 @@ func TestListTokensDefaultOrg(t *testing.T) {
 				t.Errorf("orgs %v, want %v", orgs, tc.wantOrgs)
 			}
 		})
+	}
+}
+
+// TestDefaultOrgScope: an answer narrowed by the server's default org says
+// so, in the text and in notes, naming the org and where it was set;
+// allOrgs ignores the default; with org or orgID it is an argument error.
+func TestDefaultOrgScope(t *testing.T) {
+	f := baseWorld().start(t)
+	for _, tc := range []struct {
+		name      string
+		settings  Settings
+		args      map[string]any
+		wantQuery map[string]string
+		wantScope []string // words of the scope note; nil for none
+	}{
+		{"INFLUX_ORG", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"limit": 0}, map[string]string{"org": "acme"}, []string{`org "acme"`, "INFLUX_ORG", "allOrgs: true"}},
+		{"INFLUX_ORG_ID", Settings{DefaultOrgID: orgGlobex, DefaultOrgSource: "INFLUX_ORG_ID"}, map[string]any{}, map[string]string{"orgID": orgGlobex}, []string{`org "` + orgGlobex + `"`, "INFLUX_ORG_ID"}},
+		{"profile", Settings{DefaultOrg: "acme", DefaultOrgSource: `the influx CLI profile "local"`}, map[string]any{"risk": "inactive"}, map[string]string{"org": "acme"}, []string{`org "acme"`, `the influx CLI profile "local"`}},
+		{"allOrgs ignores the default", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"allOrgs": true}, map[string]string{}, nil},
+		{"the call's org is no default", Settings{DefaultOrg: "acme", DefaultOrgSource: "INFLUX_ORG"}, map[string]any{"org": "globex"}, map[string]string{"org": "globex"}, nil},
+		{"no default", Settings{}, map[string]any{}, map[string]string{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, f, tc.settings)
+			res := h.call(t, "list_tokens", tc.args)
+			r := structured[ListTokensResult](t, res)
+			f.assertListQuery(t, tc.wantQuery)
+			msg := text(t, res)
+			header, _, _ := strings.Cut(msg, "\n")
+			if tc.wantScope == nil {
+				if len(r.Notes) != 1 || strings.Contains(msg, "allOrgs") {
+					t.Errorf("notes %q, text:\n%s", r.Notes, msg)
+				}
+				return
+			}
+			if len(r.Notes) != 2 {
+				t.Fatalf("notes %q, want a scope note", r.Notes)
+			}
+			for _, w := range tc.wantScope {
+				if !strings.Contains(r.Notes[1], w) || !strings.Contains(header, w) {
+					t.Errorf("note %q or header %q lacks %q", r.Notes[1], header, w)
+				}
+			}
+		})
+	}
+	h := newHarness(t, f, Settings{DefaultOrg: "acme"})
+	for _, args := range []map[string]any{{"allOrgs": true, "org": "acme"}, {"allOrgs": true, "orgID": orgAcme}} {
+		wantToolError(t, h.call(t, "list_tokens", args), "allOrgs", "without org and orgID")
 	}
 }
 
@@ -226,7 +279,7 @@ func TestListTokensArgumentErrorsMakeNoRequest(t *testing.T) {
 		{"array", map[string]any{"org": []any{"acme"}}, []string{"org must be a string, not array"}},
 		{"status expired", map[string]any{"status": "expired"}, []string{`status "expired"`, "active, inactive"}},
 		{"action delete", map[string]any{"action": "delete", "resourceType": "buckets"}, []string{`action "delete"`, "read, write"}},
-		{"unknown risk", map[string]any{"risk": "stale"}, []string{`risk "stale"`, "instance-wide, can-create-tokens, inactive, no-description"}},
+		{"unknown risk", map[string]any{"risk": "stale"}, []string{`risk "stale"`, "instance-wide, can-create-tokens, dangling, inactive, no-description"}},
 		{"unknown resource type", map[string]any{"resourceType": "bucket"}, []string{`resourceType "bucket"`, "buckets"}},
 		{"limit above 500", map[string]any{"limit": 501}, []string{"limit 501", "0 to 500"}},
 		{"limit -1", map[string]any{"limit": -1}, []string{"limit -1", "0 to 500"}},

@@ -22,7 +22,11 @@ func renderList(r *ListTokensResult, q *listQuery) string {
 	default:
 		fmt.Fprintf(&b, "Tokens %d-%d of %d matching, oldest first.", r.Offset+1, r.Offset+r.Count, r.Total)
 	}
-	b.WriteString(" Only tokens the configured token may read are listed.\n")
+	b.WriteString(" Only tokens the configured token may read are listed.")
+	if scope := q.scopeNote(q.settings); scope != "" {
+		b.WriteString(" " + scope)
+	}
+	b.WriteByte('\n')
 	if r.Total > 0 {
 		writeSummary(&b, &r.Summary)
 	}
@@ -33,6 +37,9 @@ func renderList(r *ListTokensResult, q *listQuery) string {
 		fmt.Fprintf(&b, "More: call again with offset=%d.\n", r.Offset+r.Count)
 	}
 	for _, n := range r.Notes[1:] { // the first is the visibility note, said above
+		if n == q.scopeNote(q.settings) {
+			continue // said in the header
+		}
 		b.WriteString("Note: ")
 		b.WriteString(n)
 		b.WriteByte('\n')
@@ -41,8 +48,8 @@ func renderList(r *ListTokensResult, q *listQuery) string {
 }
 
 func writeSummary(b *strings.Builder, s *Summary) {
-	fmt.Fprintf(b, "Summary: %d active, %d inactive; risks: instance-wide %d, can-create-tokens %d, no-description %d; orgs: ",
-		s.Active, s.Inactive, s.Risks.InstanceWide, s.Risks.CanCreateTokens, s.Risks.NoDescription)
+	fmt.Fprintf(b, "Summary: %d active, %d inactive; risks: instance-wide %d, can-create-tokens %d, dangling %d, no-description %d; orgs: ",
+		s.Active, s.Inactive, s.Risks.InstanceWide, s.Risks.CanCreateTokens, s.Risks.Dangling, s.Risks.NoDescription)
 	writeGroups(b, s.Orgs, s.OtherOrgs)
 	b.WriteString("; users: ")
 	writeGroups(b, s.Users, s.OtherUsers)
@@ -68,10 +75,14 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //   - 0a1b2c3d4e5f6a7b active alice@acme 2026-03-01T10:00:00Z "telegraf writer" [no-description]
 //     write:orgs/acme/buckets/telegraf, read+write:orgs/acme/dashboards
 //
-// or, for a call that asked about access, the permissions that grant it:
+// or, for a call that asked about access, the permissions that grant it
+// (for an inactive token: once it is reactivated), and for a call that asked about
+// a risk flag, the permissions that raise it:
 //
 //   - 0a1b2c3d4e5f6a7b active admin@acme 2026-03-01T10:00:00Z "all access" [can-create-tokens]
 //     grants it: write:orgs/acme/buckets (+42 other permissions)
+//   - 0a1b2c3d4e5f6a7c active admin@acme 2026-03-01T10:00:00Z "operator" [instance-wide, can-create-tokens]
+//     raises can-create-tokens: write:/authorizations, write:/users (+32 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
 	// Every value from InfluxDB goes through plain or quoted (untrusted.go).
 	fmt.Fprintf(b, "- %s %s %s@%s %s %s", plain(t.ID), plain(t.Status), plainOr("?", t.User, t.UserID), plainOr("?", t.Org, t.OrgID), shortTime(t.CreatedAt), quoted(t.Description))
@@ -84,16 +95,28 @@ func writeToken(b *strings.Builder, t *Token) {
 	switch {
 	case t.grants != nil:
 		b.WriteString("grants it: ")
-		b.WriteString(strings.Join(foldReadWrite(t.grants), ", "))
-		if more := len(t.Permissions) - len(t.grants); more > 0 {
-			fmt.Fprintf(b, " (+%d other %s)", more, plural(more, "permission", "permissions"))
+		writeSome(b, t.grants, len(t.Permissions))
+		if t.Status == "inactive" {
+			b.WriteString("; once reactivated: InfluxDB refuses an inactive token until then")
 		}
+	case t.raises != "" && len(t.reasonFor(t.raises)) > 0:
+		b.WriteString("raises " + t.raises + ": ")
+		writeSome(b, t.reasonFor(t.raises), len(t.Permissions))
 	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
 	default:
 		b.WriteString(strings.Join(foldReadWrite(permissionsText(t)), ", "))
 	}
 	b.WriteByte('\n')
+}
+
+// writeSome writes some of a token's permissions, folded, and how many
+// others it has.
+func writeSome(b *strings.Builder, some []string, all int) {
+	b.WriteString(strings.Join(foldReadWrite(some), ", "))
+	if more := all - len(some); more > 0 {
+		fmt.Fprintf(b, " (+%d other %s)", more, plural(more, "permission", "permissions"))
+	}
 }
 
 func plural(n int, one, many string) string {

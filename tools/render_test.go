@@ -84,7 +84,7 @@ func TestRenderList(t *testing.T) {
 		{"nothing", ListTokensResult{Tokens: []Token{}, Notes: []string{visibilityNote}}, 50,
 			[]string{"No token matches. Only tokens the configured token may read are listed."}, []string{"Summary", "More", "Note:"}},
 		{"counts only", ListTokensResult{Tokens: []Token{}, Total: 10, Truncated: true, Summary: summary, Notes: []string{visibilityNote}}, 0,
-			[]string{"10 tokens match (limit 0: counts only).", "Summary: 9 active, 1 inactive; risks: instance-wide 1, can-create-tokens 2, no-description 3; orgs: acme 6, " + orgGlobex + " 4; users: alice 5, 2 more with 5."},
+			[]string{"10 tokens match (limit 0: counts only).", "Summary: 9 active, 1 inactive; risks: instance-wide 1, can-create-tokens 2, dangling 0, no-description 3; orgs: acme 6, " + orgGlobex + " 4; users: alice 5, 2 more with 5."},
 			[]string{"More", "\n- "}},
 		{"past the end", ListTokensResult{Tokens: []Token{}, Total: 10, Offset: 12, Summary: summary, Notes: []string{visibilityNote}}, 50,
 			[]string{"10 tokens match; offset 12 is past the end (use offset 0 to 9)."}, []string{"More"}},

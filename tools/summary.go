@@ -24,6 +24,7 @@ type Summary struct {
 type RiskCounts struct {
 	InstanceWide    int `json:"instance-wide"`
 	CanCreateTokens int `json:"can-create-tokens"`
+	Dangling        int `json:"dangling"`
 	Inactive        int `json:"inactive"`
 	NoDescription   int `json:"no-description"`
 }
@@ -64,6 +65,8 @@ func (t *tally) add(m match) {
 			s.Risks.InstanceWide++
 		case riskCanCreateTokens:
 			s.Risks.CanCreateTokens++
+		case riskDangling:
+			s.Risks.Dangling++
 		case riskInactive:
 			s.Risks.Inactive++
 		case riskNoDescription:

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,14 +18,15 @@ func matchOf(org, user, status, description string, perms ...influx.Permission) 
 		ID: "0a00000000000001", Status: status, Description: description,
 		Org: org, OrgID: "id-" + org, User: user, UserID: "id-" + user, Permissions: perms,
 	}
-	return match{auth: a, risks: risksOf(a)}
+	risks, reasons := risksOf(context.Background(), a, nil)
+	return match{auth: a, risks: risks, reasons: reasons}
 }
 
 func TestSummarizeCounts(t *testing.T) {
 	ms := []match{
-		matchOf("acme", "alice", "active", "a", perm("write", "authorizations", "", "", "")),
+		matchOf("acme", "alice", "active", "a", perm("write", "authorizations", "", "", ""), perm("write", "users", "", "", "")),
 		matchOf("acme", "alice", "inactive", ""),
-		matchOf("acme", "bob", "inactive", "c", perm("write", "authorizations", "", "", "o")),
+		matchOf("acme", "bob", "inactive", "c", perm("write", "authorizations", "", "", "o"), perm("write", "users", "1b2f4c47da080002", "", "o")),
 		matchOf("globex", "bob", "active", "d", perm("read", "buckets", "", "", "")),
 	}
 	s := summarize(ms)
@@ -157,8 +159,10 @@ func TestSummaryThroughTheTool(t *testing.T) {
 		if s.Active != 900 || s.Inactive != 100 || s.Risks.Inactive != 100 || s.Risks.NoDescription != 100 || s.Risks.InstanceWide != 4 {
 			t.Errorf("summary %+v", s)
 		}
-		if s.Risks.CanCreateTokens != 100 {
-			t.Errorf("can-create-tokens %d, want 100 (the all-access and operator tokens)", s.Risks.CanCreateTokens)
+		// All-access tokens write their org's users but name none, so only
+		// the operator tokens can create tokens.
+		if s.Risks.CanCreateTokens != 4 {
+			t.Errorf("can-create-tokens %d, want 4 (the operator tokens)", s.Risks.CanCreateTokens)
 		}
 		msg := text(t, h.call(t, "list_tokens", map[string]any{"limit": 0}))
 		if !strings.Contains(msg, "orgs: org-00 84, org-01 84, org-02 84, org-03 84, org-04 83") || !strings.Contains(msg, ", 2 more with 166; users: ") {

@@ -11,17 +11,18 @@ import (
 // Token is one InfluxDB API token as the tools report it. Field names are
 // InfluxDB's own. There is deliberately no field for the token value.
 type Token struct {
-	ID          string   `json:"id" jsonschema:"authorization ID (16 hex digits); pass it to get_token"`
-	Description string   `json:"description"`
-	Status      string   `json:"status" jsonschema:"active or inactive"`
-	User        string   `json:"user"`
-	UserID      string   `json:"userID"`
-	Org         string   `json:"org"`
-	OrgID       string   `json:"orgID"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
-	Permissions []string `json:"permissions" jsonschema:"action:scope, e.g. write:orgs/acme/buckets/telegraf (one bucket), read:orgs/acme/buckets (every bucket in acme), read:/authorizations (every org); names where InfluxDB gave them, IDs otherwise"`
-	Risks       []string `json:"risks" jsonschema:"risk flags: instance-wide, can-create-tokens, inactive, no-description; empty for a narrow token"`
+	ID          string       `json:"id" jsonschema:"authorization ID (16 hex digits); pass it to get_token"`
+	Description string       `json:"description"`
+	Status      string       `json:"status" jsonschema:"active or inactive"`
+	User        string       `json:"user"`
+	UserID      string       `json:"userID"`
+	Org         string       `json:"org"`
+	OrgID       string       `json:"orgID"`
+	CreatedAt   string       `json:"createdAt"`
+	UpdatedAt   string       `json:"updatedAt"`
+	Permissions []string     `json:"permissions" jsonschema:"action:scope, e.g. write:orgs/acme/buckets/telegraf (one bucket), read:orgs/acme/buckets (every bucket in acme), read:/authorizations (every org); names where InfluxDB gave them, IDs otherwise"`
+	Risks       []string     `json:"risks" jsonschema:"risk flags: instance-wide, can-create-tokens, dangling, inactive, no-description; empty for a narrow token"`
+	RiskReasons []RiskReason `json:"riskReasons" jsonschema:"why each risk flag is set: the permissions that raise it"`
 
 	// grants, when not nil, are the permissions that grant the access a
 	// list_tokens call asked about: the text block shows those instead of
@@ -29,10 +30,12 @@ type Token struct {
 	grants []string
 	// permsText are the permissions as the text shows them (permissionText).
 	permsText []string
+	// raises, when not "", is the risk flag a list_tokens call asked
+	// about: the text block shows the permissions that raise it.
+	raises string
 }
 
-// newToken is a as the tools report it; risks are its risksOf.
-func newToken(a *influx.Authorization, risks []string) Token {
+func newToken(a *influx.Authorization, risks []string, reasons []RiskReason) Token {
 	t := Token{
 		ID:          a.ID,
 		Description: a.Description,
@@ -46,6 +49,7 @@ func newToken(a *influx.Authorization, risks []string) Token {
 		Permissions: make([]string, len(a.Permissions)),
 		Risks:       risks,
 		permsText:   make([]string, len(a.Permissions)),
+		RiskReasons: reasons,
 	}
 	for i, p := range a.Permissions {
 		t.Permissions[i] = permissionString(p)
@@ -86,4 +90,23 @@ func permissionString(p influx.Permission) string {
 		b.WriteString(cmp.Or(r.Name, r.ID))
 	}
 	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// reasonFor returns the permissions that raise risk on t.
+func (t *Token) reasonFor(risk string) []string {
+	for _, r := range t.RiskReasons {
+		if r.Risk == risk {
+			return r.Permissions
+		}
+	}
+	return nil
 }

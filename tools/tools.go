@@ -24,16 +24,21 @@ type Client interface {
 	GetAuthorization(ctx context.Context, id string) (*influx.Authorization, error)
 	FindBuckets(ctx context.Context, name, id string) ([]influx.Bucket, error)
 	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
+	FindUsers(ctx context.Context, name string) ([]influx.User, error)
+	Exists(ctx context.Context, kind, id string) (bool, error)
 	OrgNames(ctx context.Context) ([]string, error)  // for completions
 	UserNames(ctx context.Context) ([]string, error) // likewise
 }
 
 // Settings are the parts of the configuration the tools use.
 type Settings struct {
-	Host         string        // for messages only
-	DefaultOrg   string        // INFLUX_ORG: list_tokens' org when the call names none
-	DefaultOrgID string        // INFLUX_ORG_ID: likewise, by ID
-	Timeout      time.Duration // INFLUX_TIMEOUT, for messages only
+	Host         string // for messages only
+	DefaultOrg   string // INFLUX_ORG: list_tokens' org when the call names none
+	DefaultOrgID string // INFLUX_ORG_ID: likewise, by ID
+	// DefaultOrgSource says where the default org was set: "INFLUX_ORG",
+	// "INFLUX_ORG_ID" or "profile" (influx.ConfigSource.Org).
+	DefaultOrgSource string
+	Timeout          time.Duration // INFLUX_TIMEOUT, for messages only
 }
 
 // All returns every tool of the server. main.go and the tests register this

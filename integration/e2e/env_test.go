@@ -99,6 +99,10 @@ type tokenOut struct {
 	UpdatedAt   string   `json:"updatedAt"`
 	Permissions []string `json:"permissions"`
 	Risks       []string `json:"risks"`
+	RiskReasons []struct {
+		Risk        string   `json:"risk"`
+		Permissions []string `json:"permissions"`
+	} `json:"riskReasons"`
 }
 
 type listOut struct {
@@ -135,6 +139,7 @@ type restOut struct {
 type detailOut struct {
 	tokenOut
 	PermissionDetails []permissionDetailOut `json:"permissionDetails"`
+	Notes             []string              `json:"notes"`
 }
 
 type permissionDetailOut struct {
@@ -305,23 +310,42 @@ func wantPermission(p apiPermission) string {
 }
 
 // wantRisks computes the README's risk flags of an authorization as
-// InfluxDB returned it, in the README's order.
-func wantRisks(a apiAuth) []string {
-	var instanceWide, createsTokens bool
+// InfluxDB returned it, in the README's order. InfluxDB names every bucket,
+// org and user a permission's id points at, and leaves the name out for one
+// it cannot find: that is the dangling signal here.
+func wantRisks(t testing.TB, a apiAuth) []string {
+	var instanceWide, dangling bool
+	var perms []testserver.Permission
+	users := []string{unseenUser} // stands for any user no permission names
 	for _, p := range a.Permissions {
 		r := p.Resource
-		if r.Type == "instance" || r.OrgID == "" && r.ID == "" {
+		perms = append(perms, testserver.Permission{Action: p.Action, Type: r.Type, ID: r.ID, OrgID: r.OrgID})
+		if r.Type == "instance" || r.OrgID == "" && r.ID == "" && !(p.Action == "read" && (r.Type == "users" || r.Type == "orgs")) {
 			instanceWide = true
 		}
-		if p.Action == "write" && (r.Type == "instance" || r.Type == "authorizations" && r.ID == "") {
-			createsTokens = true
+		named := r.Type == "buckets" || r.Type == "orgs" || r.Type == "users"
+		if named && r.ID != "" && r.Name == "" {
+			dangling = true
+		}
+		if r.Type == "users" && r.ID != "" && r.Name != "" {
+			users = append(users, r.ID)
 		}
 	}
-	return riskList(instanceWide, createsTokens, a.Status == "inactive", a.Description)
+	var authz, user bool
+	for _, org := range []string{a.OrgID, unseenOrg} {
+		authz = authz || allowed(t, perms, "write", "authorizations", "", org)
+	}
+	for _, u := range users {
+		user = user || allowed(t, perms, "write", "users", u, "")
+	}
+	return riskList(instanceWide, authz && user, dangling, a.Status == "inactive", a.Description)
 }
 
+// unseenUser is a user ID no fixture uses.
+const unseenUser = "0fedcba987654322"
+
 // riskList writes the flags in the order the server uses.
-func riskList(instanceWide, createsTokens, inactive bool, description string) []string {
+func riskList(instanceWide, createsTokens, dangling, inactive bool, description string) []string {
 	risks := []string{}
 	for _, f := range []struct {
 		on   bool
@@ -329,6 +353,7 @@ func riskList(instanceWide, createsTokens, inactive bool, description string) []
 	}{
 		{instanceWide, "instance-wide"},
 		{createsTokens, "can-create-tokens"},
+		{dangling, "dangling"},
 		{inactive, "inactive"},
 		{strings.TrimSpace(description) == "", "no-description"},
 	} {
@@ -371,7 +396,22 @@ func compareToken(t testing.TB, got tokenOut, want apiAuth) {
 	if !slices.Equal(got.Permissions, wantPerms) {
 		t.Errorf("token %s: permissions\n got %q\nwant %q", want.ID, got.Permissions, wantPerms)
 	}
-	if w := wantRisks(want); !slices.Equal(got.Risks, w) {
+	// One reason per flag, in the same order, citing only the token's own
+	// permissions.
+	if len(got.RiskReasons) != len(got.Risks) {
+		t.Errorf("token %s: risk reasons %+v for risks %v", got.ID, got.RiskReasons, got.Risks)
+	}
+	for i, r := range got.RiskReasons {
+		if i < len(got.Risks) && r.Risk != got.Risks[i] {
+			t.Errorf("token %s: reason %d is for %s, risk %d is %s", got.ID, i, r.Risk, i, got.Risks[i])
+		}
+		for _, p := range r.Permissions {
+			if !slices.Contains(got.Permissions, p) {
+				t.Errorf("token %s: %s raised by %s, which it does not have", got.ID, r.Risk, p)
+			}
+		}
+	}
+	if w := wantRisks(t, want); !slices.Equal(got.Risks, w) {
 		t.Errorf("token %s: risks %q, want %q", want.ID, got.Risks, w)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/influxdb/v2"
+	"github.com/influxdata/influxdb/v2/kit/platform"
+
 	"github.com/tokenaudit/influx-token-mcp/integration/testserver"
 )
 
@@ -20,22 +23,66 @@ import (
 // type in this org grants in every org.
 const unseenOrg = "0fedcba987654321"
 
-// fixtureRisks are the README's risk flags of a fixture, in its order.
-func (e *env) fixtureRisks(tok testserver.Token) []string {
-	var instanceWide, createsTokens bool
+// allowed is InfluxDB's own decision: does the permission set ps allow
+// probe, a permission as InfluxDB's authorizers build it ("" for a nil id
+// or org)?
+func allowed(t testing.TB, ps []testserver.Permission, action, typ, id, orgID string) bool {
+	t.Helper()
+	set := make(influxdb.PermissionSet, 0, len(ps))
+	for _, p := range ps {
+		set = append(set, toInflux(t, p.Action, p.Type, p.ID, p.OrgID))
+	}
+	return set.Allowed(toInflux(t, action, typ, id, orgID))
+}
+
+func toInflux(t testing.TB, action, typ, id, orgID string) influxdb.Permission {
+	t.Helper()
+	p := influxdb.Permission{Action: influxdb.Action(action), Resource: influxdb.Resource{Type: influxdb.ResourceType(typ)}}
+	for _, f := range []struct {
+		s   string
+		dst **platform.ID
+	}{{id, &p.Resource.ID}, {orgID, &p.Resource.OrgID}} {
+		if f.s == "" {
+			continue
+		}
+		v, err := platform.IDFromString(f.s)
+		if err != nil {
+			t.Fatalf("model: id %q: %v", f.s, err)
+		}
+		*f.dst = v
+	}
+	return p
+}
+
+// fixtureRisks are the README's risk flags of a fixture, in its order,
+// decided with InfluxDB's own matching wherever it has a say.
+func (e *env) fixtureRisks(t testing.TB, tok testserver.Token) []string {
+	t.Helper()
+	var instanceWide, dangling bool
 	for _, p := range tok.Permissions {
-		if p.Allows(p.Action, p.Type, "", unseenOrg) {
+		// Instance-wide: on type instance, or on a type in every org, but
+		// for reading the user and org directory.
+		if p.Type == "instance" || p.OrgID == "" && p.ID == "" && !(p.Action == "read" && (p.Type == "users" || p.Type == "orgs")) {
 			instanceWide = true
 		}
-	}
-	for _, org := range append(e.orgIDs(), unseenOrg) {
-		for _, p := range tok.Permissions {
-			if p.Allows("write", "authorizations", "", org) {
-				createsTokens = true
+		if p.Type == "buckets" && p.ID != "" {
+			for _, b := range e.fx.Buckets {
+				if b.ID == p.ID && b.Deleted {
+					dangling = true
+				}
 			}
 		}
 	}
-	return riskList(instanceWide, createsTokens, tok.Status == "inactive", tok.Description)
+	// Can create tokens: CreateAuthorization's checks, write on
+	// authorizations in some org and write on some existing user by id.
+	var authz, user bool
+	for _, org := range append(e.orgIDs(), unseenOrg) {
+		authz = authz || allowed(t, tok.Permissions, "write", "authorizations", "", org)
+	}
+	for _, u := range e.fx.Users {
+		user = user || allowed(t, tok.Permissions, "write", "users", u.ID, "")
+	}
+	return riskList(instanceWide, authz && user, dangling, tok.Status == "inactive", tok.Description)
 }
 
 func (e *env) orgIDs() []string {
@@ -47,37 +94,61 @@ func (e *env) orgIDs() []string {
 	return out
 }
 
-// target is a concrete resource an access query is about.
-type target struct{ id, orgID string }
+// probe is one check an InfluxDB authorizer makes.
+type probe struct{ typ, id, orgID string }
+
+// target is a concrete resource an access query is about, as the probes
+// InfluxDB v2.8.0's authorizers check before an action on it (all must
+// pass).
+type target struct {
+	probes func(action string) []probe
+}
 
 // targets are the resources that resourceID or resourceName stand for.
-func (e *env) targets(t testing.TB, typ, id, name string) []target {
+// What the caller may not read, the server cannot place in an org: it
+// counts only grants naming the resource and all-org grants then.
+func (e *env) targets(t testing.TB, caller, typ, id, name string) []target {
 	t.Helper()
 	id = strings.ToLower(id) // InfluxDB IDs are hex; the tools take either case
 	var out []target
+	one := func(p probe) target { return target{func(string) []probe { return []probe{p} }} }
 	switch typ {
 	case "buckets":
+		// A deleted bucket is in no org: InfluxDB answers 404 to anyone.
 		for _, b := range e.fx.Buckets {
-			if id != "" && b.ID == id || name != "" && b.Name == name && !b.Deleted {
-				out = append(out, target{b.ID, b.OrgID})
+			switch {
+			case id != "" && b.ID == id && b.Deleted:
+				out = append(out, one(probe{typ, b.ID, ""}))
+			case id != "" && b.ID == id || name != "" && b.Name == name && !b.Deleted:
+				org := b.OrgID // AuthorizeRead/WriteBucket (user buckets)
+				if !allowed(t, e.fx.Token(caller).Permissions, "read", "buckets", b.ID, b.OrgID) || e.fx.Token(caller).Status != "active" {
+					org = ""
+				}
+				out = append(out, one(probe{typ, b.ID, org}))
 			}
 		}
 	case "orgs":
 		for _, o := range e.fx.Orgs {
 			if id != "" && o.ID == id || name != "" && o.Name == name {
-				out = append(out, target{o.ID, o.ID})
+				out = append(out, one(probe{typ, o.ID, ""})) // AuthorizeReadOrg: the id alone
 			}
 		}
 	case "users":
 		for _, u := range e.fx.Users {
 			if id != "" && u.ID == id || name != "" && u.Name == name {
-				out = append(out, target{u.ID, ""})
+				out = append(out, one(probe{typ, u.ID, ""})) // AuthorizeReadResource: the id alone
 			}
 		}
 	case "authorizations":
+		// FindAuthorizationByID / UpdateAuthorization: the token in its
+		// org, and the same action on its owner by id alone.
 		for _, tok := range e.fx.Tokens {
-			if id != "" && tok.ID == id {
-				out = append(out, target{tok.ID, tok.OrgID})
+			if id != "" && tok.ID == id && !testserver.CanRead(e.fx.Token(caller), tok) {
+				out = append(out, one(probe{typ, tok.ID, ""}))
+			} else if id != "" && tok.ID == id {
+				out = append(out, target{func(string) []probe {
+					return []probe{{typ, tok.ID, tok.OrgID}, {"users", tok.UserID, ""}}
+				}})
 			}
 		}
 	default:
@@ -89,23 +160,27 @@ func (e *env) targets(t testing.TB, typ, id, name string) []target {
 // grants reports whether tok grants action ("" for read or write) on the
 // resource type typ: on the targets when there are any, else on the type
 // at all.
-func grants(tok testserver.Token, action, typ string, specific bool, targets []target) bool {
+func grants(t testing.TB, tok testserver.Token, action, typ string, specific bool, targets []target) bool {
 	actions := []string{"read", "write"}
 	if action != "" {
 		actions = []string{action}
 	}
-	for _, p := range tok.Permissions {
-		for _, a := range actions {
-			if !specific {
+	for _, a := range actions {
+		if !specific {
+			for _, p := range tok.Permissions {
 				if p.Action == a && (p.Type == typ || p.Type == "instance") {
 					return true
 				}
-				continue
 			}
-			for _, tg := range targets {
-				if p.Allows(a, typ, tg.id, tg.orgID) {
-					return true
-				}
+			continue
+		}
+		for _, tg := range targets {
+			all := true
+			for _, pr := range tg.probes(a) {
+				all = all && allowed(t, tok.Permissions, a, pr.typ, pr.id, pr.orgID)
+			}
+			if all {
+				return true
 			}
 		}
 	}
@@ -133,7 +208,7 @@ func (e *env) expect(t testing.TB, caller string, args map[string]any) []string 
 	}
 	for k := range args {
 		switch k {
-		case "user", "userID", "org", "orgID", "status", "description", "risk", "createdAfter", "createdBefore",
+		case "user", "userID", "org", "orgID", "allOrgs", "status", "description", "risk", "createdAfter", "createdBefore",
 			"action", "resourceType", "resourceID", "resourceName", "limit", "offset":
 		default:
 			t.Fatalf("model: unknown argument %q", k)
@@ -143,7 +218,7 @@ func (e *env) expect(t testing.TB, caller string, args map[string]any) []string 
 	specific := str("resourceID") != "" || str("resourceName") != ""
 	var tgts []target
 	if specific {
-		tgts = e.targets(t, str("resourceType"), str("resourceID"), str("resourceName"))
+		tgts = e.targets(t, caller, str("resourceType"), str("resourceID"), str("resourceName"))
 	}
 	visible := e.fx.VisibleTo(caller)
 	var out []string
@@ -156,10 +231,10 @@ func (e *env) expect(t testing.TB, caller string, args map[string]any) []string 
 			(str("orgID") == "" || strings.EqualFold(tok.OrgID, str("orgID"))) &&
 			(str("status") == "" || tok.Status == str("status")) &&
 			strings.Contains(strings.ToLower(tok.Description), strings.ToLower(str("description"))) &&
-			(str("risk") == "" || slices.Contains(e.fixtureRisks(tok), str("risk"))) &&
+			(str("risk") == "" || slices.Contains(e.fixtureRisks(t, tok), str("risk"))) &&
 			(after.IsZero() || !created.Before(after)) &&
 			(before.IsZero() || created.Before(before)) &&
-			(str("resourceType") == "" || grants(tok, str("action"), str("resourceType"), specific, tgts))
+			(str("resourceType") == "" || grants(t, tok, str("action"), str("resourceType"), specific, tgts))
 		if keep {
 			out = append(out, tok.ID)
 		}
@@ -182,8 +257,8 @@ func (e *env) checkList(t testing.TB, caller string, args map[string]any, got li
 			toJSON(args), caller, got.Total, got.Count, got.Offset, got.Truncated, len(want), len(got.Tokens))
 	}
 	for _, tok := range got.Tokens {
-		if f, ok := e.fx.TokenByID(tok.ID); ok && !slices.Equal(tok.Risks, e.fixtureRisks(f)) {
-			t.Errorf("token %s: risks %q, want %q", f.Name, tok.Risks, e.fixtureRisks(f))
+		if f, ok := e.fx.TokenByID(tok.ID); ok && !slices.Equal(tok.Risks, e.fixtureRisks(t, f)) {
+			t.Errorf("token %s: risks %q, want %q", f.Name, tok.Risks, e.fixtureRisks(t, f))
 		}
 	}
 }

@@ -101,7 +101,7 @@ func writeToken(b *strings.Builder, t *Token) {
 		}
 	case t.raises != "" && len(t.reasonFor(t.raises)) > 0:
 		b.WriteString("raises " + t.raises + ": ")
-		writeSome(b, t.reasonFor(t.raises), len(t.Permissions))
+		writeSome(b, permStringsText(t.reasonFor(t.raises)), len(t.Permissions))
 	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
 	default:

@@ -115,8 +115,15 @@ func permissionsText(t *Token) []string {
 	if t.permsText != nil || t.Permissions == nil {
 		return t.permsText
 	}
-	out := make([]string, len(t.Permissions))
-	for i, p := range t.Permissions {
+	return permStringsText(t.Permissions)
+}
+
+// permStringsText is permission strings (permissionString) for text: each
+// one that holds more than plain parts and the : / + between them is
+// quoted whole.
+func permStringsText(perms []string) []string {
+	out := make([]string, len(perms))
+	for i, p := range perms {
 		out[i] = p
 		if strings.ContainsFunc(p, func(r rune) bool { return !strings.ContainsRune(":/+", r) && plain(string(r)) != string(r) }) {
 			out[i] = quoted(p)

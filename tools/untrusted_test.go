@@ -58,6 +58,9 @@ func hostileWorld() *fakeInflux {
 			f.auths[i].Description = "web-01" + evil
 		}
 	}
+	// A token that can create tokens in acme: its "raises" line names acme.
+	f.auths = append(f.auths, fakeAuth{ID: "0a0000000000000a", Status: "active", Description: "minter", OrgID: orgAcme, UserID: userBob,
+		Perms: []fakePerm{{"write", "authorizations", "", orgAcme}, {"write", "users", "", ""}}, Created: f.auths[len(f.auths)-1].Created.AddDate(0, 1, 0)})
 	return f
 }
 
@@ -83,6 +86,13 @@ func TestUpstreamNamesCannotForgeLines(t *testing.T) {
 	}
 	if !sawUser || !sawStatus {
 		t.Errorf("structured content lost the exact user (%v) or status (%v)", sawUser, sawStatus)
+	}
+
+	// The "raises" line of a risk query, with the org name.
+	res = h.call(t, "list_tokens", map[string]any{"risk": "can-create-tokens"})
+	assertVisibleLines(t, "list_tokens raises", text(t, res), realIDs...)
+	if !strings.Contains(text(t, res), `raises can-create-tokens: "write:orgs/acme`) {
+		t.Errorf("no raises line: %s", text(t, res))
 	}
 
 	// The access query's "grants it" line, with the bucket name.

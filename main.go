@@ -37,6 +37,8 @@ the environment, else from the influx CLI's active profile (field by field):
   INFLUX_ORG          default org name for list_tokens
   INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
   INFLUX_TIMEOUT      per-request timeout, default 30s; a tool call gets 3 times it
+  INFLUX_CACHE_TTL    how long a token list is reused between calls, default
+                      30s; 0 asks InfluxDB on every call
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
   INFLUX_LOG_LEVEL    debug, info, warn or error, default info
   INFLUX_CONFIGS_PATH influx CLI configs file, default ~/.influxdbv2/configs;
@@ -84,7 +86,9 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "influx-token-mcp:", err)
 		return 1
 	}
-	srv := tools.NewServer(client, tools.Settings{
+	// The calls of one audit share InfluxDB's token list for a while.
+	lists := influx.NewListCache(cfg.CacheTTL, influx.DefaultCacheBudget)
+	srv := tools.NewServer(lists.Client(client), tools.Settings{
 		Host:             cfg.Host,
 		DefaultOrg:       cfg.Org,
 		DefaultOrgID:     cfg.OrgID,
@@ -92,7 +96,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		Timeout:          cfg.Timeout,
 	}, releaseVersion(buildInfo()), logger)
 
-	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "config", cfg.Source)
+	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "cache_ttl", cfg.CacheTTL, "config", cfg.Source)
 	logProxy(logger, cfg.Host, proxy)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")

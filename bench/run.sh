@@ -12,6 +12,8 @@
 #   HUGE=0 ALLACCESS=0 bench/run.sh  # skip the lists past the old 32 MiB cap
 #                                    # (default 300,000 tokens, 347 MB, and
 #                                    # 10,000 all-access tokens, 68 MB)
+#   MANY=0 bench/run.sh              # skip access questions, a deep page and
+#                                    # 8 concurrent calls over 100,000 tokens
 #   GOBENCH=0 bench/run.sh           # skip the Go benchmarks
 #   BENCHTIME=2s bench/run.sh        # longer Go benchmarks (default 500ms)
 #
@@ -20,7 +22,12 @@
 # /proc/<pid>/status (VmRSS, VmHWM), list_tokens against a local stand-in
 # InfluxDB (bench/standin) next to a bare GET of the same URL, 10,000 tokens
 # with three permissions each, and the size of a page of 50; then page and
-# summary calls, time and peak RSS, on lists far past 32 MiB.
+# summary calls, time and peak RSS, on lists far past 32 MiB; an audit
+# session (the audit_tokens prompt's calls) over 10,000 tokens with the token
+# list shared and not (INFLUX_CACHE_TTL=0), with the lists it fetched; access
+# questions, a deep page and 8 concurrent access questions over 100,000
+# tokens; each next to a bare GET of the same body (the floor). With REAL=1
+# also an audit session against the real handlers.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -47,7 +54,7 @@ echo "binary size: influx-token-mcp $(($(stat -c %s "$tmp/influx-token-mcp") / 1
 echo
 
 "$tmp/measure" -server "$tmp/influx-token-mcp" -baseline "$tmp/baseline" -standin "$tmp/standin" \
-	-runs "${RUNS:-15}" -calls "${CALLS:-30}" -huge "${HUGE:-300000}" -allaccess "${ALLACCESS:-10000}" "${real[@]}"
+	-runs "${RUNS:-15}" -calls "${CALLS:-30}" -huge "${HUGE:-300000}" -allaccess "${ALLACCESS:-10000}" -many "${MANY:-100000}" "${real[@]}"
 
 if [ "${GOBENCH:-1}" != 0 ]; then
 	echo

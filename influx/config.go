@@ -23,6 +23,7 @@ type Config struct {
 	Org          string        `env:"INFLUX_ORG"`
 	OrgID        string        `env:"INFLUX_ORG_ID"`
 	Timeout      time.Duration `env:"INFLUX_TIMEOUT" envDefault:"30s"`
+	CacheTTL     time.Duration `env:"INFLUX_CACHE_TTL" envDefault:"30s"`
 	SkipVerify   bool          `env:"INFLUX_SKIP_VERIFY"`
 	LogLevel     slog.Level    `env:"INFLUX_LOG_LEVEL" envDefault:"info"`
 	ConfigsPath  string        `env:"INFLUX_CONFIGS_PATH"`
@@ -143,6 +144,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, &ConfigError{"INFLUX_TIMEOUT", fmt.Sprintf("%q is not a positive duration", cfg.Timeout), "set it to e.g. 30s or 1m"}
+	}
+	if cfg.CacheTTL < 0 {
+		return cfg, &ConfigError{"INFLUX_CACHE_TTL", fmt.Sprintf("%q is negative", cfg.CacheTTL), "set it to e.g. 30s, or 0 to ask InfluxDB on every call"}
 	}
 	return cfg, nil
 }
@@ -409,6 +413,8 @@ func configParseError(err error, environ map[string]string) error {
 		switch pe.Name {
 		case "Timeout":
 			return &ConfigError{"INFLUX_TIMEOUT", "is not a duration", "set it to e.g. 30s or 1m"}
+		case "CacheTTL":
+			return &ConfigError{"INFLUX_CACHE_TTL", "is not a duration", "set it to e.g. 30s, or 0 to ask InfluxDB on every call"}
 		case "SkipVerify":
 			return &ConfigError{"INFLUX_SKIP_VERIFY", "is not true or false", "set it to true or false"}
 		case "LogLevel": // slog.Level's UnmarshalText refused it

@@ -78,8 +78,8 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "every variable",
 			env: map[string]string{"INFLUX_HOST": "https://influx.example.com/prefix/", "INFLUX_TOKEN": envToken, "INFLUX_ORG_ID": "0123456789abcdef",
-				"INFLUX_TIMEOUT": "5s", "INFLUX_SKIP_VERIFY": "true", "INFLUX_LOG_LEVEL": "DEBUG"},
-			want: Config{Host: "https://influx.example.com/prefix/", Token: envToken, OrgID: "0123456789abcdef", Timeout: 5 * time.Second, SkipVerify: true, LogLevel: slog.LevelDebug,
+				"INFLUX_TIMEOUT": "5s", "INFLUX_SKIP_VERIFY": "true", "INFLUX_LOG_LEVEL": "DEBUG", "INFLUX_CACHE_TTL": "2m"},
+			want: Config{Host: "https://influx.example.com/prefix/", Token: envToken, OrgID: "0123456789abcdef", Timeout: 5 * time.Second, SkipVerify: true, LogLevel: slog.LevelDebug, CacheTTL: 2 * time.Minute,
 				Source: ConfigSource{Host: "INFLUX_HOST", Token: "INFLUX_TOKEN", Org: "INFLUX_ORG_ID"}},
 		},
 		{
@@ -152,6 +152,16 @@ func TestLoadConfig(t *testing.T) {
 			name:    "INFLUX_TIMEOUT zero",
 			env:     map[string]string{"INFLUX_HOST": "http://influx:8086", "INFLUX_TOKEN": envToken, "INFLUX_TIMEOUT": "0s"},
 			wantErr: "INFLUX_TIMEOUT \"0s\" is not a positive duration", errVar: "INFLUX_TIMEOUT",
+		},
+		{
+			name:    "INFLUX_CACHE_TTL not a duration",
+			env:     map[string]string{"INFLUX_HOST": "http://influx:8086", "INFLUX_TOKEN": envToken, "INFLUX_CACHE_TTL": "30"},
+			wantErr: "INFLUX_CACHE_TTL is not a duration", errVar: "INFLUX_CACHE_TTL",
+		},
+		{
+			name:    "INFLUX_CACHE_TTL negative",
+			env:     map[string]string{"INFLUX_HOST": "http://influx:8086", "INFLUX_TOKEN": envToken, "INFLUX_CACHE_TTL": "-1s"},
+			wantErr: `INFLUX_CACHE_TTL "-1s" is negative`, errVar: "INFLUX_CACHE_TTL",
 		},
 		{
 			name:    "INFLUX_SKIP_VERIFY not a bool",
@@ -439,6 +449,9 @@ func TestLoadConfig(t *testing.T) {
 				want.Timeout = 30 * time.Second
 			}
 			// want.LogLevel's zero value is slog.LevelInfo, the default.
+			if want.CacheTTL == 0 {
+				want.CacheTTL = 30 * time.Second
+			}
 			want.ConfigsPath = sub(want.ConfigsPath)
 			want.Source.File = sub(want.Source.File)
 			want.Source.TokenFile = sub(want.Source.TokenFile)
@@ -478,5 +491,13 @@ func TestConfigSourceLog(t *testing.T) {
 	}
 	if strings.Contains(line, "SECRET") || strings.Contains(line, "token_file") {
 		t.Errorf("log line %q leaks the token or logs an empty attribute", line)
+	}
+}
+
+// INFLUX_CACHE_TTL=0 turns the sharing of token lists off.
+func TestLoadConfigCacheTTLZero(t *testing.T) {
+	cfg, err := LoadConfig(map[string]string{"INFLUX_HOST": "http://influx:8086", "INFLUX_TOKEN": "t", "INFLUX_CACHE_TTL": "0"})
+	if err != nil || cfg.CacheTTL != 0 {
+		t.Errorf("CacheTTL %v, err %v; want 0", cfg.CacheTTL, err)
 	}
 }

@@ -84,17 +84,24 @@ func auditSteps(org, user string) string {
 		target = "the InfluxDB API tokens of " + strings.Join(who, " and ")
 	}
 
+	old := "<one year ago, RFC 3339>"
 	steps := []string{
 		fmt.Sprintf("Audit %s with the list_tokens and get_token tools. Never ask for or print token values; the tools never return them.", target),
+		"Work economically: every list_tokens call reads InfluxDB's whole token list (recent lists are reused for a short while), so ask for counts first and then one targeted question per finding. Over 10,000 tokens the whole audit should take about 12 calls.",
+		"Counts first (limit 0 returns only the summary, over all matches):",
 		"1. Overview: " + call("list_tokens", "limit", 0) + ". " + scopeLine(org) + " Report the totals, active/inactive, each risk count, and the orgs and users holding most tokens.",
-		"2. Tokens that reach every org: " + call("list_tokens", "risk", riskInstanceWide) + ". Each should be an operator token kept by an administrator; anything else should be narrowed to one org.",
-		"3. Tokens that can create tokens (privilege escalation): " + call("list_tokens", "risk", riskCanCreateTokens) + ". Open the doubtful ones with `get_token {\"authID\": \"<id>\"}` to see every permission.",
-		"4. Inactive tokens: " + call("list_tokens", "status", "inactive") + ". Recommend deleting those nobody needs.",
-		"5. Tokens without description: " + call("list_tokens", "risk", riskNoDescription) + ". Nobody can tell what they are for; recommend describing or deleting them.",
-		"6. Dangling permissions: " + call("list_tokens", "risk", riskDangling) + ". Their ids name deleted buckets, orgs, users or tokens; a bucket recreated under the same name is not covered. Recommend removing them.",
-		"7. Who can write data: " + call("list_tokens", "action", "write", "resourceType", "buckets") + ". Look for broad (org-wide or all-org) writers where one bucket would do.",
-		"8. Old tokens: " + call("list_tokens", "createdBefore", "<one year ago, RFC 3339>") + ". Recommend rotating them.",
-		"When a result says truncated, page on with offset. Finish with a short report: findings by severity, each citing token IDs with owner and org, and one recommendation each (deactivate, delete, narrow to specific buckets, add a description, rotate). Say that InfluxDB lists only the tokens the configured token may read.",
+		"2. Who can write data: " + call("list_tokens", "action", "write", "resourceType", "buckets", "limit", 0) + ".",
+		"3. Old tokens: " + call("list_tokens", "createdBefore", old, "status", "active", "limit", 0) + ".",
+		"4. Targeted questions, oldest first; skip any whose count in steps 1 to 3 is 0:",
+		"   a. Tokens that reach every org: " + call("list_tokens", "risk", riskInstanceWide, "limit", maxLimit) + ". Each should be an operator token kept by an administrator; anything else should be narrowed to one org.",
+		"   b. Tokens that can create tokens (privilege escalation): " + call("list_tokens", "risk", riskCanCreateTokens, "limit", maxLimit) + ". Open at most two doubtful ones with `get_token {\"authID\": \"<id>\"}` to see every permission.",
+		"   c. Inactive tokens: " + call("list_tokens", "status", "inactive", "limit", 100) + ". Recommend deleting those nobody needs.",
+		"   d. Tokens without description: " + call("list_tokens", "risk", riskNoDescription, "limit", 100) + ". Nobody can tell what they are for; recommend describing or deleting them.",
+		"   e. Dangling permissions: " + call("list_tokens", "risk", riskDangling, "limit", 100) + ". Their ids name deleted buckets, orgs, users or tokens; a bucket recreated under the same name is not covered. Recommend removing them.",
+		"   f. Broad writers: " + call("list_tokens", "action", "write", "resourceType", "buckets", "limit", 200) + ". The text lists the permissions that grant the write; look for org-wide (orgs/<org>/buckets) or all-org (/buckets) grants where one bucket would do.",
+		"   g. Old active tokens: " + call("list_tokens", "createdBefore", old, "status", "active", "limit", 100) + ". Recommend rotating them.",
+		"5. Paging: do not page through a finding just because truncated is true; cite the oldest tokens shown and give the total count. Page only when the report must name every token of a finding, which is the case for instance-wide tokens when there are at most 1,000: call again with the same arguments and offset = offset + count until truncated is false. For every other finding, the summary of its call says which orgs and users hold those tokens.",
+		"Finish with a short report: findings by severity, each with its count and citing token IDs with owner and org, and one recommendation each (deactivate, delete, narrow to specific buckets, add a description, rotate). Say that InfluxDB lists only the tokens the configured token may read.",
 	}
 	return strings.Join(steps, "\n")
 }

@@ -7,8 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tokenaudit/influx-token-mcp/influx"
 )
 
 func getPrompt(t *testing.T, h *harness, args map[string]string) (string, error) {
@@ -232,5 +235,59 @@ func TestAuditPromptSnippetsMatchSchemas(t *testing.T) {
 				t.Errorf("the prompt never shows how to call %s", name)
 			}
 		}
+	}
+}
+
+// TestAuditPromptIsEconomical follows the prompt over 10,000 tokens as an
+// assistant would: every call it shows, two get_token calls, and the
+// pages it asks for. That is at most 12 calls and, with the list shared as
+// main.go shares it, at most 3 list requests to InfluxDB.
+func TestAuditPromptIsEconomical(t *testing.T) {
+	fake := generatedWorld(10000).start(t)
+	h := newCachedHarness(t, fake, Settings{}, influx.NewListCache(time.Hour, 0))
+	prompt, err := getPrompt(t, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneYearAgo := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	calls, opened := 0, 0
+	for _, s := range snippets(t, prompt) {
+		if s.tool == "get_token" {
+			continue // opened below, for tokens the lists showed
+		}
+		args := map[string]any{}
+		for k, v := range s.args {
+			if str, ok := v.(string); ok && strings.HasPrefix(str, "<one year ago") {
+				v = oneYearAgo
+			}
+			args[k] = v
+		}
+		for {
+			calls++
+			res := structured[ListTokensResult](t, h.call(t, s.tool, args))
+			if args["risk"] == riskCanCreateTokens {
+				for _, tok := range res.Tokens[:min(2, len(res.Tokens))] {
+					calls++
+					opened++
+					if r := h.call(t, "get_token", map[string]any{"authID": tok.ID}); r.IsError {
+						t.Fatal(text(t, r))
+					}
+				}
+			}
+			// The prompt pages through instance-wide tokens only.
+			if !res.Truncated || args["risk"] != riskInstanceWide || res.Total > 1000 {
+				break
+			}
+			args["offset"] = res.Offset + res.Count
+		}
+	}
+	if opened != 2 {
+		t.Fatalf("opened %d tokens, want 2 (the world has token creators)", opened)
+	}
+	if calls > 12 {
+		t.Errorf("the audit took %d calls, want at most 12", calls)
+	}
+	if n := len(fake.requestsTo(listPath)); n > 3 {
+		t.Errorf("the audit asked InfluxDB for the token list %d times, want at most 3", n)
 	}
 }

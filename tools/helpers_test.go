@@ -525,6 +525,23 @@ func newHarness(t *testing.T, fake *fakeInflux, settings Settings) *harness {
 
 func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings) *harness {
 	t.Helper()
+	return newHarnessWith(t, host, fake, settings, nil)
+}
+
+// newCachedHarness is newHarness with the token list shared through lists,
+// as main.go runs the tools. Its requests may take a minute: its tests read
+// 10,000 tokens, which takes seconds under the race detector on a busy
+// machine.
+func newCachedHarness(t *testing.T, fake *fakeInflux, settings Settings, lists *influx.ListCache) *harness {
+	t.Helper()
+	settings.Timeout = cmp.Or(settings.Timeout, time.Minute)
+	return newHarnessWith(t, fake.srv.URL, fake, settings, func(c *influx.Client) Client { return lists.Client(c) })
+}
+
+// newHarnessWith serves the tools against host through wrap(client), or the
+// bare client when wrap is nil.
+func newHarnessWith(t *testing.T, host string, fake *fakeInflux, settings Settings, wrap func(*influx.Client) Client) *harness {
+	t.Helper()
 	client, err := influx.New(influx.Options{
 		Host: host, Token: configuredToken, Timeout: cmp.Or(settings.Timeout, 5*time.Second),
 		UserAgent: "influx-token-mcp/test",
@@ -544,7 +561,11 @@ func newHarnessAt(t *testing.T, host string, fake *fakeInflux, settings Settings
 		h.secrets = fake.secrets()
 	}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	toolsList := All(client, settings)
+	var c Client = client
+	if wrap != nil {
+		c = wrap(client)
+	}
+	toolsList := All(c, settings)
 	h.srv = mcptest.NewUnstartedServer(t)
 	h.srv.AddServerOptions(ServerOptions(logger, toolsList)...)
 	h.srv.AddServerOptions(CompletionOptions(client, logger)...)

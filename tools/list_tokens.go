@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +84,18 @@ func ListTokens(c Client, s Settings) server.ServerTool {
 		readOnly("List InfluxDB tokens"),
 		nonNullable(),
 	)
+	// A call reads the whole list and may hold part of it until it answers,
+	// so only as many run at once as there are cores, at least 2 and at
+	// most 4; that bounds memory and CPU, and waiting costs little next to
+	// the InfluxDB request that a shared list saves.
+	slots := make(chan struct{}, min(max(runtime.GOMAXPROCS(0), 2), 4))
 	return server.ServerTool{Tool: tool, Handler: mcp.NewTypedToolHandler(func(ctx context.Context, _ mcp.CallToolRequest, in ListTokensInput) (*mcp.CallToolResult, error) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return mcp.NewToolResultError("The call was cancelled while it waited for other list_tokens calls to finish."), nil
+		}
 		return listTokens(ctx, c, s, in), nil
 	})}
 }
@@ -225,16 +237,31 @@ type match struct {
 // page collects the answer of a list_tokens call from matches in any order:
 // it counts every match and keeps only the offset+limit oldest (by creation
 // time, then ID), among which the page is. A call over 10,000 tokens thus
-// holds about a page of them, not the whole list.
+// holds about a page of them, not the whole list. Past keysOnlyFrom, it
+// keeps only the keys of those matches, and the page's tokens are picked
+// from a second pass over the list (see missing and fill).
 type page struct {
 	offset, keep int
-	oldest       []match // a superset of the keep oldest matches so far
+	keysOnly     bool
+	oldest       []pageEntry // a superset of the keep oldest matches so far
 	total        int
 	tally        tally
 }
 
+// keysOnlyFrom is the offset from which a page keeps keys, not tokens:
+// under 70 bytes a match instead of a whole token.
+const keysOnlyFrom = 1000
+
+// pageEntry is a kept match, or only its key when the page keeps keys
+// (m is then nil until fill).
+type pageEntry struct {
+	created time.Time
+	id      string
+	m       *match
+}
+
 func newPage(offset, limit int) *page {
-	p := &page{offset: offset}
+	p := &page{offset: offset, keysOnly: offset >= keysOnlyFrom}
 	if limit > 0 {
 		p.keep = min(offset, math.MaxInt-limit) + limit
 	}
@@ -247,7 +274,11 @@ func (p *page) add(m match) {
 	if p.keep == 0 {
 		return
 	}
-	p.oldest = append(p.oldest, m)
+	e := pageEntry{created: m.auth.CreatedAt, id: m.auth.ID}
+	if !p.keysOnly {
+		e.m = &m
+	}
+	p.oldest = append(p.oldest, e)
 	if len(p.oldest)-p.keep >= max(p.keep, 64) {
 		p.trim()
 	}
@@ -256,8 +287,8 @@ func (p *page) add(m match) {
 // trim sorts the kept matches oldest first and drops all but the keep
 // oldest: a dropped one has keep older ones, so it is past the page.
 func (p *page) trim() {
-	slices.SortFunc(p.oldest, func(a, b match) int {
-		return cmp.Or(a.auth.CreatedAt.Compare(b.auth.CreatedAt), strings.Compare(a.auth.ID, b.auth.ID))
+	slices.SortFunc(p.oldest, func(a, b pageEntry) int {
+		return cmp.Or(a.created.Compare(b.created), strings.Compare(a.id, b.id))
 	})
 	if len(p.oldest) > p.keep {
 		clear(p.oldest[p.keep:]) // let the dropped tokens be collected
@@ -265,13 +296,47 @@ func (p *page) trim() {
 	}
 }
 
-// matches returns the page, oldest first.
-func (p *page) matches() []match {
+// window is the page's entries, oldest first.
+func (p *page) window() []pageEntry {
 	p.trim()
 	if p.offset >= len(p.oldest) {
 		return nil
 	}
 	return p.oldest[p.offset:]
+}
+
+// missing are the IDs of the page's tokens that a page of keys has yet to
+// get, or nil.
+func (p *page) missing() map[string]bool {
+	if !p.keysOnly {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, e := range p.window() {
+		ids[e.id] = true
+	}
+	return ids
+}
+
+// fill gives a page of keys the match for one of its IDs.
+func (p *page) fill(m match) {
+	for i := p.offset; i < len(p.oldest); i++ {
+		if p.oldest[i].id == m.auth.ID {
+			p.oldest[i].m = &m
+		}
+	}
+}
+
+// matches returns the page, oldest first. A token a page of keys did not
+// get again (deleted between the passes) is left out.
+func (p *page) matches() []match {
+	var out []match
+	for _, e := range p.window() {
+		if e.m != nil {
+			out = append(out, *e.m)
+		}
+	}
+	return out
 }
 
 func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *mcp.CallToolResult {
@@ -292,7 +357,8 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	}
 	dir := newDirectory(c)
 	page := newPage(q.offset, q.limit)
-	err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
+	var source influx.ListSource
+	err := c.ListAuthorizations(influx.WithListSource(ctx, &source), q.filter, func(a *influx.Authorization) error {
 		risks, reasons := risksOf(ctx, a, dir)
 		if q.keeps(a, risks) && (q.access == nil || q.access.grantedBy(a)) {
 			page.add(match{auth: a, risks: risks, reasons: reasons})
@@ -302,11 +368,28 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	if err != nil {
 		return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q, s))
 	}
+	if source.Snapshot {
+		notes = append(notes, snapshotNote(source))
+	}
 	if q.access != nil && len(q.access.unseen) > 0 {
 		notes = append(notes, fmt.Sprintf("Permissions name %s called %q with ids %s that InfluxDB's %s API does not show to the configured token: for those, grants naming them and all-org grants are counted, org-wide grants are not.",
 			q.access.Type, clip(q.access.Name), strings.Join(q.access.unseen, ", "), q.access.Type))
 	}
 	notes = append(notes, dir.notes(s)...)
+
+	if ids := page.missing(); len(ids) > 0 {
+		// A deep page kept keys only: pick its tokens from the list again.
+		err := c.ListAuthorizations(ctx, q.filter, func(a *influx.Authorization) error {
+			if ids[a.ID] {
+				risks, reasons := risksOf(ctx, a, dir)
+				page.fill(match{auth: a, risks: risks, reasons: reasons})
+			}
+			return nil
+		})
+		if err != nil {
+			return upstreamError(err, s, describeFilter(q.filter), notFoundHint(q, s))
+		}
+	}
 
 	res := ListTokensResult{
 		Tokens:  pageTokens(page.matches(), q),

@@ -64,12 +64,13 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 
 // TestListTokensSelectsAsReference compares listTokens with the plain
 // selection above over a generated instance, for filters, access queries
-// and pages at the start, middle, end and past the end.
+// and pages at the start, middle, end and past the end, shallow and past
+// keysOnlyFrom.
 func TestListTokensSelectsAsReference(t *testing.T) {
-	const n = 700
+	const n = 2500
 	c := benchClient{benchAuths(t, n)}
 	var inputs []ListTokensInput
-	for _, page := range []struct{ limit, offset int }{{50, 0}, {0, 0}, {0, 30}, {1, 0}, {7, 13}, {50, 101}, {500, 0}, {500, 250}, {3, n - 2}, {50, n}, {50, n + 1}, {500, 1 << 62}} {
+	for _, page := range []struct{ limit, offset int }{{50, 0}, {0, 0}, {0, 30}, {1, 0}, {7, 13}, {50, 101}, {500, 0}, {500, 250}, {3, n - 2}, {50, n}, {50, n + 1}, {500, 1 << 62}, {500, keysOnlyFrom}, {37, keysOnlyFrom + 3}, {500, n - 300}} {
 		for _, f := range []ListTokensInput{
 			{},
 			{Status: "inactive"},

@@ -29,6 +29,7 @@ type config struct {
 	server, baseline, standin, real string
 	runs, calls, big                int
 	huge, allAccess                 int
+	many                            int
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.IntVar(&c.huge, "huge", 300000, "tokens with three permissions in the largest list (0 skips it)")
 	flag.IntVar(&c.allAccess, "allaccess", 10000, "all-access tokens in the list of those (0 skips it)")
 	flag.StringVar(&c.real, "real", "", "integration/cmd/influx-testserver binary: also time calls against the real InfluxDB handlers")
+	flag.IntVar(&c.many, "many", 100000, "tokens for access questions, a deep page and 8 concurrent calls (0 skips them)")
 	flag.Parse()
 	if c.server == "" || c.baseline == "" || c.standin == "" {
 		fmt.Fprintln(os.Stderr, "measure: -server, -baseline and -standin are required")
@@ -77,6 +79,9 @@ func run(c config) error {
 			return err
 		}
 		err = perCall(c, host, token, "seeded fixtures, real InfluxDB v2.8.0 handlers (integration/testserver)")
+		if err == nil {
+			err = realSession(c, host, token)
+		}
 		stop()
 		if err != nil {
 			return err
@@ -85,7 +90,13 @@ func run(c config) error {
 	if err := largeList(c, big); err != nil {
 		return err
 	}
-	return noSizeCliff(c)
+	if err := auditSession(c, big); err != nil {
+		return err
+	}
+	if err := noSizeCliff(c); err != nil {
+		return err
+	}
+	return manyTokens(c)
 }
 
 // noSizeCliff measures page and summary calls on lists far past the 32 MiB
@@ -482,8 +493,13 @@ func get(hc *http.Client, host, token string) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
-func (s *standin) requests() (int, error) {
-	resp, err := http.Get(s.url + "/bench/requests")
+func (s *standin) requests() (int, error) { return s.counter("requests") }
+
+// lists is how many token lists the stand-in has served.
+func (s *standin) lists() (int, error) { return s.counter("lists") }
+
+func (s *standin) counter(name string) (int, error) {
+	resp, err := http.Get(s.url + "/bench/" + name)
 	if err != nil {
 		return 0, err
 	}

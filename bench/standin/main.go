@@ -5,7 +5,8 @@
 // /api/v2/buckets and /api/v2/orgs answer empty lists. It prints its base URL
 // on stdout once it listens and serves until stdin closes or it is killed.
 // GET /bench/requests tells how many API requests it has answered, so the
-// benchmark can check that the server under test makes none at start-up.
+// benchmark can check that the server under test makes none at start-up;
+// GET /bench/lists how many of them were token lists.
 package main
 
 import (
@@ -42,7 +43,7 @@ func main() {
 		}
 		body = b.Bytes()
 	}
-	var requests atomic.Int64
+	var requests, lists atomic.Int64
 	empty := func(key string) []byte { return []byte(`{"links":{},"` + key + `":[]}`) }
 	serve := func(b []byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -58,11 +59,18 @@ func main() {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v2/authorizations", serve(body))
+	listBody := serve(body)
+	mux.HandleFunc("GET /api/v2/authorizations", func(w http.ResponseWriter, r *http.Request) {
+		lists.Add(1)
+		listBody(w, r)
+	})
 	mux.HandleFunc("GET /api/v2/buckets", serve(empty("buckets")))
 	mux.HandleFunc("GET /api/v2/orgs", serve(empty("orgs")))
 	mux.HandleFunc("GET /bench/requests", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, requests.Load())
+	})
+	mux.HandleFunc("GET /bench/lists", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, lists.Load())
 	})
 
 	ln, err := net.Listen("tcp", *addr)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"time"
 
 	influxdb "github.com/influxdata/influxdb/v2"
 )
@@ -134,6 +135,9 @@ type Token struct {
 	Org         string
 	OrgID       string
 	Permissions []Permission
+	// CreatedAt and UpdatedAt as InfluxDB reports them: Seed spreads the
+	// creation times over the past two years (see tokenAges).
+	CreatedAt, UpdatedAt time.Time
 }
 
 // Fixtures is what Seed created.
@@ -203,10 +207,11 @@ func (f *Fixtures) Filter(keep func(Token) bool) []string {
 // HTTP API, authenticated with the operator token: the org globex; users
 // alice, bob and carol (members of acme; alice and bob also of globex);
 // buckets metrics and scratch in acme and telegraf in globex (telegraf in
-// acme comes from onboarding); the tokens named by the Tok* constants. It
-// deletes bucket acme/scratch last. Call it once per server.
+// acme comes from onboarding); the tokens named by the Tok* constants, each
+// then given the creation time of tokenAges. It deletes bucket acme/scratch
+// last. Call it once per server.
 func Seed(ctx context.Context, srv *Server) (*Fixtures, error) {
-	s := seeder{c: srv.Client(srv.OperatorToken), f: &Fixtures{
+	s := seeder{srv: srv, c: srv.Client(srv.OperatorToken), now: time.Now().UTC().Truncate(time.Second), f: &Fixtures{
 		Orgs:    map[string]Org{},
 		Users:   map[string]User{},
 		Buckets: map[string]Bucket{},
@@ -219,8 +224,33 @@ func Seed(ctx context.Context, srv *Server) (*Fixtures, error) {
 }
 
 type seeder struct {
-	c *Client
-	f *Fixtures
+	srv *Server
+	c   *Client
+	now time.Time // creation times are counted back from here
+	f   *Fixtures
+}
+
+// tokenAges says how long ago, in days, each token fixture was created, so
+// that questions about old tokens and createdBefore/createdAfter have answers
+// in the demo: the operator token from onboarding two years ago, the
+// auditors in the past months. deactivated says how many days ago an
+// inactive token was switched off (its updatedAt). The ages are distinct, so
+// the oldest-first order is the order of this table.
+var tokenAges = map[string]struct{ created, deactivated int }{
+	TokOperator:             {730, 0},
+	TokAcmeAllAccess:        {702, 0},
+	TokAliceTelegrafWriter:  {611, 0},
+	TokAliceNoDescription:   {540, 0},
+	TokBobBucketsReader:     {466, 0},
+	TokBobInactive:          {401, 122},
+	TokCarolTokenAdmin:      {333, 0},
+	TokCarolDeletedBucket:   {259, 0},
+	TokGlobexBucketsWriter:  {198, 0},
+	TokGlobexTelegrafWriter: {151, 0},
+	TokAuditorInactive:      {93, 8},
+	TokAuditor:              {61, 0},
+	TokAuditorRestricted:    {29, 0},
+	TokAuditorBlind:         {13, 0},
 }
 
 func (s *seeder) run(ctx context.Context, srv *Server) error {
@@ -310,6 +340,11 @@ func (s *seeder) run(ctx context.Context, srv *Server) error {
 	}
 	for _, spec := range specs {
 		if err := s.token(ctx, spec); err != nil {
+			return err
+		}
+	}
+	for _, name := range f.TokenNames() {
+		if err := s.backdate(ctx, name); err != nil {
 			return err
 		}
 	}
@@ -404,6 +439,28 @@ func (s *seeder) token(ctx context.Context, spec tokenSpec) error {
 		User: user.Name, UserID: user.ID, Org: org.Name, OrgID: org.ID,
 		Permissions: spec.perms,
 	}
+	return nil
+}
+
+// backdate gives a token fixture its creation time from tokenAges, and an
+// inactive one the time it was switched off as its updatedAt.
+func (s *seeder) backdate(ctx context.Context, name string) error {
+	age, ok := tokenAges[name]
+	if !ok {
+		return fmt.Errorf("token %s: no entry in tokenAges", name)
+	}
+	day := 24 * time.Hour
+	created := s.now.Add(-time.Duration(age.created) * day)
+	updated := created
+	if age.deactivated > 0 {
+		updated = s.now.Add(-time.Duration(age.deactivated) * day)
+	}
+	tok := s.f.Tokens[name]
+	if err := s.srv.SetTokenTimes(ctx, tok.ID, created, updated); err != nil {
+		return err
+	}
+	tok.CreatedAt, tok.UpdatedAt = created, updated
+	s.f.Tokens[name] = tok
 	return nil
 }
 

@@ -34,6 +34,7 @@ import (
 	ierrors "github.com/influxdata/influxdb/v2/kit/platform/errors"
 	"github.com/influxdata/influxdb/v2/kit/prom"
 	kithttp "github.com/influxdata/influxdb/v2/kit/transport/http"
+	"github.com/influxdata/influxdb/v2/kv"
 	"github.com/influxdata/influxdb/v2/kv/migration"
 	"github.com/influxdata/influxdb/v2/kv/migration/all"
 	"github.com/influxdata/influxdb/v2/label"
@@ -128,6 +129,7 @@ type Server struct {
 	Bucket          string
 	BucketID        string
 
+	authStore  *authorization.Store // for SetTokenTimes
 	httpServer *http.Server
 	serveErr   chan error
 	closeOnce  sync.Once
@@ -156,7 +158,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		log = zap.NewNop()
 	}
 
-	handler, err := newHandler(ctx, log, opts.HashedTokens)
+	handler, authStore, err := newHandler(ctx, log, opts.HashedTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +171,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		URL:          "http://" + ln.Addr().String(),
 		Addr:         ln.Addr().String(),
 		HashedTokens: opts.HashedTokens,
+		authStore:    authStore,
 		httpServer: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -196,6 +199,31 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// SetTokenTimes sets the createdAt and updatedAt of the token with the
+// given authorization ID. InfluxDB stamps both with its own clock (time.Now)
+// and has no API to change them, so this writes the stored record directly,
+// the way InfluxDB's own UpdateAuthorization does; the demo needs tokens of
+// different ages.
+func (s *Server) SetTokenTimes(ctx context.Context, id string, created, updated time.Time) error {
+	authID, err := platform.IDFromString(id)
+	if err != nil {
+		return fmt.Errorf("testserver: token ID %q: %w", id, err)
+	}
+	err = s.authStore.Update(ctx, func(tx kv.Tx) error {
+		a, err := s.authStore.GetAuthorizationByID(ctx, tx, *authID)
+		if err != nil {
+			return err
+		}
+		a.CreatedAt, a.UpdatedAt = created, updated
+		_, err = s.authStore.UpdateAuthorization(ctx, tx, *authID, a)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("testserver: set times of token %s: %w", id, err)
+	}
+	return nil
 }
 
 // Client returns an API client for this server that authenticates with token.
@@ -236,7 +264,7 @@ func (s *Server) onboard(ctx context.Context, opts Options) error {
 // cmd/influxd/launcher/launcher.go does, limited to what token audits touch.
 var setBuildInfo sync.Once
 
-func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.Handler, error) {
+func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.Handler, *authorization.Store, error) {
 	// SetBuildInfo writes a global that running servers read: once only.
 	setBuildInfo.Do(func() { influxdb.SetBuildInfo(InfluxDBVersion, "", "") })
 	reg := prom.NewRegistry(log.With(zap.String("service", "prom_registry")))
@@ -245,10 +273,10 @@ func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.H
 	kvStore := inmem.NewKVStore()
 	migrator, err := migration.NewMigrator(log.With(zap.String("service", "KV migrations")), kvStore, all.Migrations[:]...)
 	if err != nil {
-		return nil, fmt.Errorf("testserver: kv migrator: %w", err)
+		return nil, nil, fmt.Errorf("testserver: kv migrator: %w", err)
 	}
 	if err := migrator.Up(ctx); err != nil {
-		return nil, fmt.Errorf("testserver: kv migrations: %w", err)
+		return nil, nil, fmt.Errorf("testserver: kv migrations: %w", err)
 	}
 
 	// Tenant system: users, passwords, orgs, buckets, user-resource mappings.
@@ -259,13 +287,13 @@ func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.H
 		authorization.WithAuthorizationHashVariantName(authorization.DefaultHashVariantName),
 		authorization.WithLogger(log.With(zap.String("store", "auth"))))
 	if err != nil {
-		return nil, fmt.Errorf("testserver: authorization store: %w", err)
+		return nil, nil, fmt.Errorf("testserver: authorization store: %w", err)
 	}
 	authSvc := authorization.NewService(authStore, ts)
 
 	secretStore, err := secret.NewStore(kvStore)
 	if err != nil {
-		return nil, fmt.Errorf("testserver: secret store: %w", err)
+		return nil, nil, fmt.Errorf("testserver: secret store: %w", err)
 	}
 	secretSvc := secret.NewService(secretStore)
 
@@ -274,7 +302,7 @@ func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.H
 
 	labelStore, err := label.NewStore(kvStore)
 	if err != nil {
-		return nil, fmt.Errorf("testserver: label store: %w", err)
+		return nil, nil, fmt.Errorf("testserver: label store: %w", err)
 	}
 	// The launcher uses InfluxDB's internal resource resolver, which knows
 	// every resource type; labels on buckets and orgs only need these.
@@ -330,7 +358,7 @@ func newHandler(ctx context.Context, log *zap.Logger, hashedTokens bool) (http.H
 		ihttp.WithLog(log.With(zap.String("service", "http"))),
 		ihttp.WithAPIHandler(apiHandler),
 		ihttp.WithMetrics(reg, false),
-	), nil
+	), authStore, nil
 }
 
 // orgResolver finds the organisation a resource belongs to, for the label

@@ -418,6 +418,57 @@ func TestHashedTokens(t *testing.T) {
 	e.wantError(f.WrongToken, "/api/v2/authorizations", http.StatusUnauthorized, "unauthorized", "unauthorized access")
 }
 
+// Seed backdates the tokens over two years; InfluxDB then reports those
+// times, lists the tokens with them and still authenticates every token
+// (the records were rewritten in the store, also with hashed tokens).
+func TestSeedSpreadsCreationTimes(t *testing.T) {
+	for _, hashed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "hashed"}[hashed], func(t *testing.T) {
+			e := start(t, hashed)
+			now := time.Now()
+			var oldest, newest time.Time
+			for _, a := range e.list(e.srv.OperatorToken, "") {
+				tok, _ := e.f.TokenByID(a.ID)
+				if !a.CreatedAt.Equal(tok.CreatedAt) || !a.UpdatedAt.Equal(tok.UpdatedAt) {
+					t.Errorf("%s: InfluxDB reports created %v updated %v, fixture says %v %v",
+						tok.Name, a.CreatedAt, a.UpdatedAt, tok.CreatedAt, tok.UpdatedAt)
+				}
+				if !a.CreatedAt.Before(now) || a.UpdatedAt.Before(a.CreatedAt) || a.UpdatedAt.After(now) {
+					t.Errorf("%s: created %v updated %v, want both in the past, in that order", tok.Name, a.CreatedAt, a.UpdatedAt)
+				}
+				if tok.Status == "inactive" && !a.UpdatedAt.After(a.CreatedAt) {
+					t.Errorf("%s: inactive, but updatedAt %v is its creation time", tok.Name, a.UpdatedAt)
+				}
+				if oldest.IsZero() || a.CreatedAt.Before(oldest) {
+					oldest = a.CreatedAt
+				}
+				if a.CreatedAt.After(newest) {
+					newest = a.CreatedAt
+				}
+				// A token InfluxDB cannot find answers "unauthorized access"
+				// (a known token without the permission or inactive gets
+				// another message).
+				if _, body := e.get(tok.Token, "/api/v2/authorizations/"+a.ID); strings.Contains(string(body), `"unauthorized access"`) {
+					t.Errorf("%s no longer authenticates after backdating: %s", tok.Name, body)
+				}
+			}
+			if age := now.Sub(oldest); age < 700*24*time.Hour || age > 731*24*time.Hour {
+				t.Errorf("oldest token created %v ago, want about two years", age)
+			}
+			if age := now.Sub(newest); age > 31*24*time.Hour {
+				t.Errorf("newest token created %v ago, want within the past month", age)
+			}
+			// createdAt is what InfluxDB sorts and what clients filter on: a
+			// year-old cut-off splits the fixtures.
+			yearAgo := now.AddDate(-1, 0, 0)
+			older := e.f.Filter(func(tok testserver.Token) bool { return tok.CreatedAt.Before(yearAgo) })
+			if len(older) < 3 || len(older) > len(e.f.Tokens)-3 {
+				t.Errorf("tokens older than a year: %v, want a few but not most", older)
+			}
+		})
+	}
+}
+
 func TestPermissionString(t *testing.T) {
 	e := start(t, false)
 	// Our rendering matches InfluxDB's for every fixture permission.

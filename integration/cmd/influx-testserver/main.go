@@ -24,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tokenaudit/influx-token-mcp/integration/testserver"
 	"go.uber.org/zap"
@@ -143,16 +144,16 @@ func printBanner(w io.Writer, srv *testserver.Server, fx *testserver.Fixtures, a
 	if fx != nil {
 		fmt.Fprintf(w, "\n# fixture tokens (use -as NAME to put another one into INFLUX_TOKEN)\n")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tID\tUSER\tORG\tSTATUS\tDESCRIPTION\tTOKEN")
+		fmt.Fprintln(tw, "NAME\tID\tUSER\tORG\tSTATUS\tCREATED\tDESCRIPTION\tTOKEN")
 		for _, name := range fx.TokenNames() {
 			t := fx.Tokens[name]
 			desc := t.Description
 			if desc == "" {
 				desc = "(none)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.ID, t.User, t.Org, t.Status, desc, t.Token)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.ID, t.User, t.Org, t.Status, t.CreatedAt.Format(time.DateOnly), desc, t.Token)
 		}
-		fmt.Fprintf(tw, "wrong-token\t-\t-\t-\t-\tmatches no token\t%s\n", fx.WrongToken)
+		fmt.Fprintf(tw, "wrong-token\t-\t-\t-\t-\t-\tmatches no token\t%s\n", fx.WrongToken)
 		if err := tw.Flush(); err != nil {
 			return err
 		}

@@ -297,37 +297,6 @@ func (c *Client) Exists(ctx context.Context, kind, id string) (bool, error) {
 	return err == nil, err
 }
 
-// NamesPage is how many names OrgNames and UserNames return at most:
-// InfluxDB's largest page.
-const NamesPage = 100
-
-// OrgNames calls GET /api/v2/orgs and returns the names of the first page of
-// orgs the token may read.
-func (c *Client) OrgNames(ctx context.Context) ([]string, error) {
-	return c.names(ctx, "/api/v2/orgs")
-}
-
-// UserNames calls GET /api/v2/users and returns the names of the first page
-// of users the token may read.
-func (c *Client) UserNames(ctx context.Context) ([]string, error) {
-	return c.names(ctx, "/api/v2/users")
-}
-
-func (c *Client) names(ctx context.Context, path string) ([]string, error) {
-	var page struct { // one of the two lists, by path
-		Orgs  []struct{ Name string } `json:"orgs"`
-		Users []struct{ Name string } `json:"users"`
-	}
-	err := c.get(ctx, path, url.Values{"limit": {strconv.Itoa(NamesPage)}}, c.maxBody, func(body io.Reader) error {
-		return json.NewDecoder(body).Decode(&page)
-	})
-	var names []string
-	for _, n := range append(page.Orgs, page.Users...) {
-		names = append(names, n.Name)
-	}
-	return names, err
-}
-
 func setIf(q url.Values, key, value string) {
 	if value != "" {
 		q.Set(key, value)

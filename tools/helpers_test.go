@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -417,7 +418,7 @@ func (f *fakeInflux) listBuckets(w http.ResponseWriter, r *http.Request) {
 			list = append(list, b.json())
 		}
 	}
-	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": list})
+	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": fakePage(r, list)})
 }
 
 func (f *fakeInflux) getBucket(w http.ResponseWriter, r *http.Request) {
@@ -458,7 +459,7 @@ func (f *fakeInflux) listUsers(w http.ResponseWriter, r *http.Request) {
 		f.error(w, http.StatusNotFound, "not found", "user not found", true)
 		return
 	}
-	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": list})
+	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": fakePage(r, list)})
 }
 
 func (f *fakeInflux) getUser(w http.ResponseWriter, r *http.Request) {
@@ -481,7 +482,19 @@ func (f *fakeInflux) listOrgs(w http.ResponseWriter, r *http.Request) {
 		f.error(w, http.StatusNotFound, "not found", fmt.Sprintf("organization name %q not found", name), true)
 		return
 	}
-	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/orgs"}, "orgs": list})
+	writeJSONBody(w, map[string]any{"links": map[string]string{"self": "/api/v2/orgs"}, "orgs": fakePage(r, list)})
+}
+
+// fakePage cuts list as InfluxDB pages buckets, orgs and users: offset, then
+// limit (default 20).
+func fakePage(r *http.Request, list []map[string]any) []map[string]any {
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil {
+		limit = 20
+	}
+	list = list[min(offset, len(list)):]
+	return list[:min(limit, len(list))]
 }
 
 func writeJSONBody(w http.ResponseWriter, v any) {

@@ -26,8 +26,6 @@ type Client interface {
 	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
 	FindUsers(ctx context.Context, name string) ([]influx.User, error)
 	Exists(ctx context.Context, kind, id string) (bool, error)
-	OrgNames(ctx context.Context) ([]string, error)  // for completions
-	UserNames(ctx context.Context) ([]string, error) // likewise
 }
 
 // Settings are the parts of the configuration the tools use.

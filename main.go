@@ -3,10 +3,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -14,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/caarlos0/env/v11"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/tools"
@@ -33,7 +36,7 @@ the environment, else from the influx CLI's active profile (field by field):
   INFLUX_TOKEN_FILE   file holding the token, instead of INFLUX_TOKEN
   INFLUX_ORG          default org name for list_tokens
   INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
-  INFLUX_TIMEOUT      per-request timeout, default 30s
+  INFLUX_TIMEOUT      per-request timeout, default 30s; a tool call gets 3 times it
   INFLUX_CACHE_TTL    how long a token list is reused between calls, default
                       30s; 0 asks InfluxDB on every call
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
@@ -70,11 +73,13 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
+	proxy := proxyFromEnvironment(environ)
 	client, err := influx.New(influx.Options{
 		Host:       cfg.Host,
 		Token:      cfg.Token,
 		Timeout:    cfg.Timeout,
 		SkipVerify: cfg.SkipVerify,
+		Proxy:      proxy,
 		UserAgent:  "influx-token-mcp/" + releaseVersion(buildInfo()) + " (+https://github.com/tokenaudit/influx-token-mcp)",
 	})
 	if err != nil {
@@ -92,6 +97,7 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 	}, releaseVersion(buildInfo()), logger)
 
 	logger.Info("starting", "version", versionLine(buildInfo()), "host", cfg.Host, "token_set", true, "skip_verify", cfg.SkipVerify, "cache_ttl", cfg.CacheTTL, "config", cfg.Source)
+	logProxy(logger, cfg.Host, proxy)
 	if cfg.SkipVerify {
 		logger.Warn("INFLUX_SKIP_VERIFY=true: TLS certificates are not checked; anyone on the network path can read the token")
 	}
@@ -103,6 +109,40 @@ func run(args []string, environ map[string]string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	return 0
+}
+
+// proxyFromEnvironment picks the proxy for a URL as Go does by default
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and their lower-case forms; never for
+// localhost), from the same environment as the rest of the configuration.
+func proxyFromEnvironment(env map[string]string) func(*url.URL) (*url.URL, error) {
+	get := func(name string) string { return cmp.Or(env[name], env[strings.ToLower(name)]) }
+	return (&httpproxy.Config{
+		HTTPProxy:  get("HTTP_PROXY"),
+		HTTPSProxy: get("HTTPS_PROXY"),
+		NoProxy:    get("NO_PROXY"),
+		CGI:        env["REQUEST_METHOD"] != "",
+	}).ProxyFunc()
+}
+
+// logProxy says at start-up whether INFLUX_HOST is reached through a proxy,
+// naming only the proxy's scheme, host and port: its URL may hold a
+// password. A proxy sees the token of every plain-http request.
+func logProxy(logger *slog.Logger, host string, proxy func(*url.URL) (*url.URL, error)) {
+	base, err := influx.ParseHost(host)
+	if err != nil {
+		return
+	}
+	p, err := proxy(base)
+	switch {
+	case err != nil:
+		// The error quotes the setting, which may hold a password.
+		logger.Warn("the proxy setting for INFLUX_HOST (HTTP_PROXY or HTTPS_PROXY) is not a valid URL; requests will fail")
+	case p == nil:
+	case base.Scheme == "http":
+		logger.Warn("INFLUX_HOST is reached through a proxy over plain http: the proxy sees the token", "proxy", p.Scheme+"://"+p.Host)
+	default:
+		logger.Info("INFLUX_HOST is reached through a proxy (HTTPS tunnelled through it)", "proxy", p.Scheme+"://"+p.Host)
+	}
 }
 
 // A release build stamps these (.goreleaser.yaml):

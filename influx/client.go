@@ -36,8 +36,12 @@ type Options struct {
 	// Retry bounds the waits on 429 and 503; zero values take the defaults.
 	Retry RetryPolicy
 
-	// HTTPClient replaces the default client (tests); Timeout and SkipVerify
-	// are then the caller's business.
+	// Proxy picks the proxy for a URL, nil for none; nil means Go's default,
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY from the environment.
+	Proxy func(*url.URL) (*url.URL, error)
+
+	// HTTPClient replaces the default client (tests); Timeout, SkipVerify and
+	// Proxy are then the caller's business. Its redirect policy is replaced.
 	HTTPClient *http.Client
 }
 
@@ -61,21 +65,35 @@ func New(o Options) (*Client, error) {
 	if o.Token == "" {
 		return nil, errors.New("influx: empty token")
 	}
-	hc := o.HTTPClient
-	if hc == nil {
+	var hc http.Client
+	if o.HTTPClient != nil {
+		hc = *o.HTTPClient
+	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if o.SkipVerify {
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it (INFLUX_SKIP_VERIFY)
 		}
-		hc = &http.Client{Transport: tr, Timeout: o.Timeout}
+		if o.Proxy != nil {
+			tr.Proxy = func(req *http.Request) (*url.URL, error) {
+				u, err := o.Proxy(req.URL)
+				if err != nil {
+					// Not err: it quotes the setting, which may hold a password.
+					return nil, errors.New("the proxy setting (HTTP_PROXY or HTTPS_PROXY) is not a valid URL")
+				}
+				return u, nil
+			}
+		}
+		hc = http.Client{Transport: tr, Timeout: o.Timeout}
 	}
+	// Whatever client is used, the token never follows a redirect elsewhere.
+	hc.CheckRedirect = checkRedirect(base)
 	c := &Client{
 		base:      base,
 		token:     o.Token,
 		userAgent: o.UserAgent,
 		maxBody:   o.MaxBody,
 		retry:     o.Retry.withDefaults(),
-		http:      hc,
+		http:      &hc,
 		scrub:     Scrubber(o.Token),
 	}
 	if c.maxBody <= 0 {
@@ -127,6 +145,7 @@ func (c *Client) ListAuthorizations(ctx context.Context, f ListFilter, fn func(*
 			if a.ID == "" {
 				return errors.New("an authorization without id")
 			}
+			c.scrubFields(a)
 			return fn(a)
 		})
 	})
@@ -150,6 +169,7 @@ func (c *Client) GetAuthorization(ctx context.Context, id string) (*Authorizatio
 	if err != nil {
 		return nil, err
 	}
+	c.scrubFields(&a)
 	return &a, nil
 }
 
@@ -194,16 +214,24 @@ func (c *Client) FindBuckets(ctx context.Context, name, id string) ([]Bucket, er
 // from each page after paging, so a short page may come early: callers use
 // a list as evidence that something exists, never that it does not.
 func pages(get func(q url.Values, n *int) error) error {
-	const pageSize, maxPages = 100, 50
-	for offset := 0; offset < pageSize*maxPages; offset += pageSize {
-		q := url.Values{"limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
+	const pageSize = 100
+	for page := range MaxLookupPages {
+		q := url.Values{"limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(page * pageSize)}}
 		n := 0
 		if err := get(q, &n); err != nil || n < pageSize {
 			return err
 		}
 	}
-	return nil
+	return fmt.Errorf("%w (%d pages of %d)", ErrTooManyPages, MaxLookupPages, pageSize)
 }
+
+// MaxLookupPages bounds the pages one lookup asks for: a server, hostile or
+// broken, can answer full pages for ever.
+const MaxLookupPages = 50
+
+// ErrTooManyPages is a lookup stopped at MaxLookupPages; the results so far
+// come with it.
+var ErrTooManyPages = errors.New("the lookup stopped after the most pages it asks for")
 
 func notFoundIsEmpty(err error) error {
 	var apiErr *APIError
@@ -269,37 +297,6 @@ func (c *Client) Exists(ctx context.Context, kind, id string) (bool, error) {
 	return err == nil, err
 }
 
-// NamesPage is how many names OrgNames and UserNames return at most:
-// InfluxDB's largest page.
-const NamesPage = 100
-
-// OrgNames calls GET /api/v2/orgs and returns the names of the first page of
-// orgs the token may read.
-func (c *Client) OrgNames(ctx context.Context) ([]string, error) {
-	return c.names(ctx, "/api/v2/orgs")
-}
-
-// UserNames calls GET /api/v2/users and returns the names of the first page
-// of users the token may read.
-func (c *Client) UserNames(ctx context.Context) ([]string, error) {
-	return c.names(ctx, "/api/v2/users")
-}
-
-func (c *Client) names(ctx context.Context, path string) ([]string, error) {
-	var page struct { // one of the two lists, by path
-		Orgs  []struct{ Name string } `json:"orgs"`
-		Users []struct{ Name string } `json:"users"`
-	}
-	err := c.get(ctx, path, url.Values{"limit": {strconv.Itoa(NamesPage)}}, c.maxBody, func(body io.Reader) error {
-		return json.NewDecoder(body).Decode(&page)
-	})
-	var names []string
-	for _, n := range append(page.Orgs, page.Users...) {
-		names = append(names, n.Name)
-	}
-	return names, err
-}
-
 func setIf(q url.Values, key, value string) {
 	if value != "" {
 		q.Set(key, value)
@@ -351,7 +348,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, maxBody int64
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &TransportError{Host: c.base.Host, Err: err}
+		return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err), CtxErr: ctx.Err()}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -374,7 +371,7 @@ func (c *Client) attempt(ctx context.Context, target, path string, maxBody int64
 			return err
 		}
 		if ctx.Err() != nil || IsTimeout(err) {
-			return &TransportError{Host: c.base.Host, Err: err}
+			return &TransportError{Host: c.base.Host, Err: err, Detail: c.transportDetail(err), CtxErr: ctx.Err()}
 		}
 		return &ResponseError{Path: path, Reason: "the response is not the JSON InfluxDB sends: " + c.decodeFailure(err)}
 	}
@@ -424,11 +421,7 @@ func (c *Client) apiError(resp *http.Response, path string, body io.Reader) *API
 // upstreamText makes text from InfluxDB fit for a tool result: without the
 // configured token, valid UTF-8, at most n bytes.
 func (c *Client) upstreamText(s string, n int) string {
-	s = c.scrub(strings.TrimSpace(s))
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
+	return ClipTo(strings.ToValidUTF8(c.scrub(strings.TrimSpace(s)), "\uFFFD"), n)
 }
 
 var errBodyTooLarge = errors.New("response body over the size cap")

@@ -26,10 +26,12 @@ const (
 	// (43 permissions) is about 6.7 KB as InfluxDB OSS indents it; 4 MiB
 	// leaves room for some 25,000 permissions.
 	MaxElementSize = 4 << 20
-	// MaxStringSize bounds each string that is kept (IDs, names,
-	// descriptions).
-	MaxStringSize = 64 << 10
 )
+
+// Each string that is kept (IDs, names, descriptions) is clipped to
+// MaxField by clipStrings (untrusted.go): a long one does not fail the
+// call, so that no one who may name a bucket or describe a token can stop
+// an audit.
 
 // decodeOptions match field names as encoding/json did (the exact name,
 // else one that differs only in case), and keep the library's strict
@@ -79,9 +81,7 @@ func readList[T Authorization | Bucket | Organization | User](dec *jsontext.Deco
 			if err := json.UnmarshalDecode(dec, item, decodeOptions); err != nil {
 				return err
 			}
-			if err := checkStrings(item); err != nil {
-				return err
-			}
+			clipStrings(item)
 			if err := fn(item); err != nil {
 				return err
 			}
@@ -127,39 +127,9 @@ func decodeObject[T Authorization | Bucket](r io.Reader, v *T) error {
 	in := &elementReader{r: r, end: MaxElementSize, what: "the answer"}
 	err := json.UnmarshalRead(in, v, decodeOptions)
 	if err == nil {
-		err = checkStrings(v)
+		clipStrings(v)
 	}
 	return in.explain(err)
-}
-
-// checkStrings enforces MaxStringSize on the strings of a decoded value.
-func checkStrings(v any) error {
-	long := func(ss ...string) bool {
-		for _, s := range ss {
-			if len(s) > MaxStringSize {
-				return true
-			}
-		}
-		return false
-	}
-	tooLong := false
-	switch v := v.(type) {
-	case *Authorization:
-		tooLong = long(v.ID, v.Description, v.Status, v.OrgID, v.Org, v.UserID, v.User)
-		for _, p := range v.Permissions {
-			tooLong = tooLong || long(p.Action, p.Resource.Type, p.Resource.ID, p.Resource.Name, p.Resource.OrgID, p.Resource.Org)
-		}
-	case *Bucket:
-		tooLong = long(v.ID, v.Name, v.OrgID, v.Type)
-	case *Organization:
-		tooLong = long(v.ID, v.Name)
-	case *User:
-		tooLong = long(v.ID, v.Name)
-	}
-	if tooLong {
-		return &LimitError{What: "a string", Limit: MaxStringSize}
-	}
-	return nil
 }
 
 // LimitError is an answer past one of the limits above.

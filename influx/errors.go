@@ -1,11 +1,15 @@
 package influx
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // APIError is a non-2xx answer from InfluxDB. Message is InfluxDB's own text
@@ -36,9 +40,20 @@ func (e *APIError) Error() string {
 type TransportError struct {
 	Host string
 	Err  error
+	// Detail is the cause for messages: Err's innermost text, scrubbed of the
+	// token and clipped, as the server's bytes may be in it.
+	Detail string
+	// CtxErr is the call's context error when the call was cancelled or ran
+	// out of time, which tells those from a request's own timeout.
+	CtxErr error
 }
 
-func (e *TransportError) Error() string { return fmt.Sprintf("cannot reach %s: %v", e.Host, e.Err) }
+func (e *TransportError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("cannot reach %s: %s", e.Host, e.Detail)
+	}
+	return fmt.Sprintf("cannot reach %s: %v", e.Host, e.Err)
+}
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // ResponseError is a 2xx answer whose body could not be used.
@@ -83,7 +98,16 @@ func Scrubber(secret string) func(string) string {
 		return func(s string) string { return s }
 	}
 	if len(secret) >= 12 {
-		return func(s string) string { return strings.ReplaceAll(s, secret, redacted) }
+		// A server that echoes the token may also echo it encoded, in a
+		// URL or a Basic credential: those forms go too.
+		forms := encodedForms(secret)
+		return func(s string) string {
+			s = strings.ReplaceAll(s, secret, redacted)
+			for _, f := range forms {
+				s = strings.ReplaceAll(s, f, redacted)
+			}
+			return s
+		}
 	}
 	return func(s string) string {
 		var b strings.Builder
@@ -106,6 +130,49 @@ func Scrubber(secret string) func(string) string {
 			done = end
 		}
 	}
+}
+
+// encodedForms are the URL-encoded and base64 forms of secret. Base64 of a
+// longer text holding the secret encodes it differently at each of three
+// byte offsets; for each, the characters that depend on secret alone are a
+// form, in the standard and the URL alphabet.
+func encodedForms(secret string) []string {
+	var forms []string
+	add := func(f string) {
+		if f != secret && len(f) >= 8 && !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	for _, f := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
+		add(f)
+		add(lowerHexEscapes(f))
+	}
+	for shift := range 3 {
+		padded := append(make([]byte, shift), secret...)
+		// Whole 3-byte groups that lie inside secret: 4 characters each.
+		first := (shift + 2) / 3
+		last := len(padded) / 3
+		if last <= first {
+			continue
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			whole := enc.EncodeToString(padded[:last*3])
+			add(whole[first*4:])
+		}
+	}
+	return forms
+}
+
+// lowerHexEscapes writes the %XX escapes of f in lower case, as some
+// encoders do.
+func lowerHexEscapes(f string) string {
+	b := []byte(f)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = byte(unicode.ToLower(rune(b[i+1]))), byte(unicode.ToLower(rune(b[i+2])))
+		}
+	}
+	return string(b)
 }
 
 // isTokenChar reports whether c can be part of an InfluxDB token (base64url

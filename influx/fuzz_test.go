@@ -94,6 +94,7 @@ func FuzzClientResponse(f *testing.F) {
 	f.Add(uint8(2), uint16(502), "text/html", "", []byte(`<html><body>Bad gateway `+fuzzToken+`</body></html>`))
 	f.Add(uint8(3), uint16(200), "", "", []byte(`{"orgs":[{"id":"2ee51bdadf9c0ae1","name":"acme"}]`))
 	f.Add(uint8(0), uint16(200), "application/json", "", bytes.Repeat([]byte(`{"authorizations":[`), 100))
+	f.Add(uint8(2), uint16(100), "application/json", "", []byte(`{"buckets":[{}`+strings.Repeat(`,{}`, 99)+`]}`)) // full pages without end
 	f.Fuzz(func(t *testing.T, call uint8, status uint16, contentType, retryAfter string, body []byte) {
 		tr := &cannedTransport{t: t, status: 100 + int(status)%500, contentType: contentType, retryAfter: retryAfter, body: body}
 		c, err := New(Options{
@@ -146,6 +147,10 @@ func FuzzClientResponse(f *testing.F) {
 		case errors.As(err, &respErr):
 			if !ok2xx {
 				t.Errorf("ResponseError for status %d", tr.status)
+			}
+		case errors.Is(err, ErrTooManyPages):
+			if !ok2xx || call%4 < 2 {
+				t.Errorf("ErrTooManyPages for status %d, call %d", tr.status, call%4)
 			}
 		default:
 			t.Errorf("untyped error %T: %v", err, err)

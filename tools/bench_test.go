@@ -74,9 +74,6 @@ func (c benchClient) FindBuckets(_ context.Context, name, id string) ([]influx.B
 	return out, nil
 }
 
-func (c benchClient) OrgNames(context.Context) ([]string, error)  { return nil, nil }
-func (c benchClient) UserNames(context.Context) ([]string, error) { return nil, nil }
-
 func (c benchClient) FindOrgs(_ context.Context, name string) ([]influx.Organization, error) {
 	var out []influx.Organization
 	for o := range fixture.Orgs {

@@ -3,6 +3,7 @@ package tools
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -39,25 +40,35 @@ type promptCompletions struct {
 }
 
 func (p promptCompletions) CompletePromptArgument(ctx context.Context, prompt string, arg mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
-	var list func(context.Context) ([]string, error)
-	switch {
-	case prompt == auditTokensPrompt && arg.Name == "org":
-		list = p.c.OrgNames
-	case prompt == auditTokensPrompt && arg.Name == "user":
-		list = p.c.UserNames
-	default:
+	if prompt != auditTokensPrompt || arg.Name != "org" && arg.Name != "user" {
 		return &mcp.Completion{Values: []string{}}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
-	names, err := list(ctx)
-	if err != nil {
+	var names []string
+	var err error
+	if arg.Name == "org" {
+		var orgs []influx.Organization
+		orgs, err = p.c.FindOrgs(ctx, "")
+		for _, o := range orgs {
+			names = append(names, o.Name)
+		}
+	} else {
+		var users []influx.User
+		users, err = p.c.FindUsers(ctx, "")
+		for _, u := range users {
+			names = append(names, u.Name)
+		}
+	}
+	// A lookup stopped at its page bound still suggests what it found.
+	more := errors.Is(err, influx.ErrTooManyPages)
+	if err != nil && !more {
 		// No suggestions, rather than an error the user cannot act on while
 		// typing; the name can still be typed in full.
 		p.log.Debug("no completions from InfluxDB", "prompt", prompt, "argument", arg.Name, "err", err)
 		return &mcp.Completion{Values: []string{}}, nil
 	}
-	return completion(names, arg.Value, len(names) >= influx.NamesPage), nil
+	return completion(names, arg.Value, more), nil
 }
 
 // completion returns the names that start with typed, ignoring case, in

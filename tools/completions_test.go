@@ -62,17 +62,20 @@ func TestPromptCompletionsComeFromInfluxDB(t *testing.T) {
 	}
 }
 
-// A full page of names may not be all of them: the answer says so.
-func TestPromptCompletionsSayWhenThereMayBeMore(t *testing.T) {
+// Names are read from every page InfluxDB has; past the 100 suggestions
+// an answer may hold, it says there are more.
+func TestPromptCompletionsSayWhenThereAreMore(t *testing.T) {
 	w := baseWorld()
 	w.Users = nil
-	for i := range 100 {
-		w.Users = append(w.Users, fakeinflux.User{ID: fmt.Sprintf("11b2f4c47da1%04x", i), Name: fmt.Sprintf("user%02d", i)})
+	for i := range 250 {
+		w.Users = append(w.Users, fakeinflux.User{ID: fmt.Sprintf("11b2f4c47da1%04x", i), Name: fmt.Sprintf("user%03d", i)})
 	}
 	h := newHarness(t, w.start(t), Settings{})
-	got, more := h.complete(t, "audit_tokens", "user", "user0")
-	if len(got) != 10 || !more {
-		t.Errorf("%q, hasMore %v; want user00 to user09 and hasMore", got, more)
+	if got, more := h.complete(t, "audit_tokens", "user", "user24"); !slices.Equal(got, []string{"user240", "user241", "user242", "user243", "user244", "user245", "user246", "user247", "user248", "user249"}) || more {
+		t.Errorf("user24: %q, hasMore %v; want user240 to user249 (on the third page) and no more", got, more)
+	}
+	if got, more := h.complete(t, "audit_tokens", "user", "user"); len(got) != 100 || got[0] != "user000" || !more {
+		t.Errorf("user: %d names from %q, hasMore %v; want the first 100 and hasMore", len(got), got[:min(1, len(got))], more)
 	}
 }
 

@@ -29,7 +29,14 @@ func upstreamError(err error, s Settings, what, notFound string) *mcp.CallToolRe
 	return mcp.NewToolResultError(describe(err, s, what, notFound))
 }
 
+// describe is the text of a failed call: one line, clipped, every character
+// visible (escapeLine), as upstream text is part of it. The influx package
+// has scrubbed the configured token from that text already.
 func describe(err error, s Settings, what, notFound string) string {
+	return escapeLine(describeRaw(err, s, what, notFound))
+}
+
+func describeRaw(err error, s Settings, what, notFound string) string {
 	var apiErr *influx.APIError
 	var respErr *influx.ResponseError
 	var transErr *influx.TransportError
@@ -49,7 +56,7 @@ func describe(err error, s Settings, what, notFound string) string {
 func describeAPIError(e *influx.APIError, s Settings, what, notFound string) string {
 	said := "InfluxDB answered " + statusText(e)
 	if e.Message != "" {
-		said += ": " + e.Message
+		said += ": " + e.Message // one line: describe escapes it
 	}
 	if e.NotJSON {
 		said += fmt.Sprintf(" with a non-JSON body (%s), so it probably came from a proxy or a server that is not InfluxDB", orDash(e.ContentType))
@@ -110,7 +117,17 @@ func describeTransport(e *influx.TransportError, s Settings) string {
 	var hostErr x509.HostnameError
 	var invalidCert x509.CertificateInvalidError
 	var recordErr tls.RecordHeaderError
+	var redirectErr *influx.RedirectError
 	switch {
+	case errors.As(e.Err, &redirectErr) && redirectErr.TooMany:
+		return fmt.Sprintf("InfluxDB at %s kept redirecting (more than %d redirects, the last a %d to %s). Set INFLUX_HOST to the final URL of the InfluxDB API.", e.Host, influx.MaxRedirects, redirectErr.StatusCode, redirectErr.To)
+	case errors.As(e.Err, &redirectErr):
+		return fmt.Sprintf("InfluxDB at %s answered %d %s, a redirect to another origin, %s. It was not followed, so the token was not sent there. If InfluxDB really is at %s (https instead of http, say), set INFLUX_HOST to that URL.",
+			e.Host, redirectErr.StatusCode, http.StatusText(redirectErr.StatusCode), redirectErr.To, redirectErr.To)
+	case errors.Is(e.CtxErr, context.Canceled):
+		return "The call was cancelled before InfluxDB answered."
+	case errors.Is(e.CtxErr, context.DeadlineExceeded):
+		return fmt.Sprintf("The call did not finish within its time limit (%s, %d × INFLUX_TIMEOUT, for all the requests it makes to %s). Narrow the question (user, org or resource filters), or raise INFLUX_TIMEOUT.", callTimeout(s), callTimeoutFactor, e.Host)
 	case errors.Is(e.Err, context.Canceled):
 		return "The call was cancelled before InfluxDB answered."
 	case errors.Is(e.Err, context.DeadlineExceeded) || influx.IsTimeout(e.Err):
@@ -120,29 +137,18 @@ func describeTransport(e *influx.TransportError, s Settings) string {
 	case errors.Is(e.Err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("Connection to %s was refused: nothing listens there. Check that InfluxDB is running and that INFLUX_HOST (%s) has the right port.", e.Host, s.Host)
 	case errors.As(e.Err, &certErr), errors.As(e.Err, &unknownAuth), errors.As(e.Err, &hostErr), errors.As(e.Err, &invalidCert):
-		return fmt.Sprintf("TLS certificate problem with %s: %s. Fix the server's certificate or the host name in INFLUX_HOST; INFLUX_SKIP_VERIFY=true turns verification off, which lets anyone on the network read the token.", e.Host, certReason(e.Err))
+		return fmt.Sprintf("TLS certificate problem with %s: %s. Fix the server's certificate or the host name in INFLUX_HOST; INFLUX_SKIP_VERIFY=true turns verification off, which lets anyone on the network read the token.", e.Host, detail(e))
 	case errors.As(e.Err, &recordErr), errors.Is(e.Err, http.ErrSchemeMismatch):
 		return fmt.Sprintf("%s did not answer with TLS. INFLUX_HOST probably should start with http:// instead of https://.", e.Host)
 	}
-	return fmt.Sprintf("Cannot reach InfluxDB at %s: %v. Check INFLUX_HOST and the network.", e.Host, innermost(e.Err))
+	return fmt.Sprintf("Cannot reach InfluxDB at %s: %s. Check INFLUX_HOST and the network.", e.Host, detail(e))
 }
 
-func certReason(err error) string {
-	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) {
-		return certErr.Err.Error()
+// detail is the cause of a transport error as the influx package scrubbed
+// and clipped it: the error itself may quote the server's bytes.
+func detail(e *influx.TransportError) string {
+	if e.Detail != "" {
+		return e.Detail
 	}
-	return innermost(err).Error()
-}
-
-// innermost drops the wrappers (url.Error's method and URL, net.OpError's
-// addresses) to keep the message short.
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
+	return "no detail"
 }

@@ -82,10 +82,6 @@ func (s *swappable) GetAuthorization(ctx context.Context, id string) (*influx.Au
 func (s *swappable) FindBuckets(ctx context.Context, name, id string) ([]influx.Bucket, error) {
 	return s.c.Load().FindBuckets(ctx, name, id)
 }
-func (s *swappable) OrgNames(ctx context.Context) ([]string, error) { return s.c.Load().OrgNames(ctx) }
-func (s *swappable) UserNames(ctx context.Context) ([]string, error) {
-	return s.c.Load().UserNames(ctx)
-}
 
 func (s *swappable) FindOrgs(ctx context.Context, name string) ([]influx.Organization, error) {
 	return s.c.Load().FindOrgs(ctx, name)

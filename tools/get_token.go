@@ -64,7 +64,11 @@ func getToken(ctx context.Context, c Client, s Settings, in GetTokenInput) *mcp.
 	for i, p := range a.Permissions {
 		d.PermissionDetails[i] = PermissionDetail{Permission: d.Permissions[i], Action: p.Action, Resource: p.Resource}
 	}
-	return mcp.NewToolResultStructured(d, renderDetail(&d))
+	text := renderDetail(&d)
+	if note := fitDetail(&d); note != "" {
+		text += "\nNote: " + note
+	}
+	return mcp.NewToolResultStructured(d, finishText(text))
 }
 
 func renderDetail(d *TokenDetail) string {
@@ -76,13 +80,14 @@ func renderDetail(d *TokenDetail) string {
 	}
 	var b strings.Builder
 	writeToken(&b, &d.Token)
-	fmt.Fprintf(&b, "user %s (%s), org %s (%s), created %s, updated %s\n", d.User, d.UserID, d.Org, d.OrgID, d.CreatedAt, d.UpdatedAt)
+	// Every value from InfluxDB goes through plain or quoted (untrusted.go).
+	fmt.Fprintf(&b, "user %s (%s), org %s (%s), created %s, updated %s\n", plainOr("", d.User), plainOr("", d.UserID), plainOr("", d.Org), plainOr("", d.OrgID), d.CreatedAt, d.UpdatedAt)
 	for _, p := range d.PermissionDetails {
 		r := p.Resource
-		fmt.Fprintf(&b, "  %s: type=%s", p.Permission, r.Type)
+		fmt.Fprintf(&b, "  %s: type=%s", permissionText(influx.Permission{Action: p.Action, Resource: r}), plain(r.Type))
 		for _, kv := range [][2]string{{"id", r.ID}, {"name", r.Name}, {"orgID", r.OrgID}, {"org", r.Org}} {
 			if kv[1] != "" {
-				fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
+				fmt.Fprintf(&b, " %s=%s", kv[0], plain(kv[1]))
 			}
 		}
 		if slices.Contains(dangling, p.Permission) {

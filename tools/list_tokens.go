@@ -401,7 +401,8 @@ func listTokens(ctx context.Context, c Client, s Settings, in ListTokensInput) *
 	res.Count = len(res.Tokens)
 	// With limit 0 there is no page to follow: the call asked for counts.
 	res.Truncated = q.limit > 0 && q.offset+res.Count < res.Total
-	return mcp.NewToolResultStructured(res, renderList(&res, q))
+	fitList(&res)
+	return mcp.NewToolResultStructured(res, finishText(renderList(&res, q)))
 }
 
 // pageTokens turns the matches of a page into the result's tokens. With an
@@ -415,7 +416,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 		case q.access != nil:
 			t.grants = []string{}
 			for _, p := range q.access.grantingPermissions(m.auth) {
-				t.grants = append(t.grants, permissionString(p))
+				t.grants = append(t.grants, permissionText(p))
 			}
 		case q.risk != "":
 			t.raises = q.risk
@@ -462,7 +463,7 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 			q.Targets = append(q.Targets, target{ID: id})
 		}
 		if len(q.Targets) > 0 {
-			return nil
+			return partialLookup(lookupErr, s, what, q.Type)
 		}
 		// Permissions that name it still carry its name; all-org grants
 		// still count.
@@ -490,12 +491,13 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		return []string{fmt.Sprintf("The org of %s is not looked up, so org-wide grants on %s are not counted; all-org grants and grants naming it are.", what, q.Type)}
 	}
 	if len(q.Targets) > 0 {
+		notes := partialLookup(lookupErr, s, what, q.Type)
 		if q.Name == "" {
-			return nil
+			return notes
 		}
 		// InfluxDB lists only the buckets the configured token may read,
 		// and says nothing of the others.
-		return []string{fmt.Sprintf("InfluxDB's buckets API shows only the buckets the configured token may read: a bucket called %q in an org where it may not read buckets is counted only through grants naming it and all-org grants.", clip(q.Name))}
+		return append(notes, fmt.Sprintf("InfluxDB's buckets API shows only the buckets the configured token may read: a bucket called %q in an org where it may not read buckets is counted only through grants naming it and all-org grants.", clip(q.Name)))
 	}
 	q.Targets = []target{{ID: q.ID}}
 	if q.ID != "" && lookupErr != nil {
@@ -517,6 +519,19 @@ func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) [
 		note += " (InfluxDB's " + q.Type + " API does not show it to the configured token: it does not exist, or the token lacks read:" + q.Type + " on it)"
 	}
 	return []string{note + ", so org-wide grants on " + q.Type + " are not counted; all-org grants and grants naming it are."}
+}
+
+// partialLookup notes a lookup that stopped early, at its page bound or at
+// the call's deadline: what it found is counted, what it did not reach is
+// not.
+func partialLookup(err error, s Settings, what, kind string) []string {
+	switch {
+	case errors.Is(err, influx.ErrTooManyPages):
+		return []string{fmt.Sprintf("The lookup of %s stopped after %d pages; %s beyond those were not seen, so grants that reach them only through their org may be missing. Ask with resourceID instead.", what, influx.MaxLookupPages, kind)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return []string{fmt.Sprintf("The lookup of %s was cut short: %s Grants that reach what it did not see only through its org may be missing.", what, describe(err, s, what, ""))}
+	}
+	return nil
 }
 
 // lookupFailure words why a lookup failed, with the next step.

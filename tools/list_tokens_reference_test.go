@@ -58,7 +58,8 @@ func referenceListTokens(ctx context.Context, c Client, s Settings, in ListToken
 	}
 	res.Count = len(res.Tokens)
 	res.Truncated = q.limit > 0 && q.offset+res.Count < res.Total
-	return mcp.NewToolResultStructured(res, renderList(&res, q))
+	fitList(&res) // the size bounds are not selection: shared
+	return mcp.NewToolResultStructured(res, finishText(renderList(&res, q)))
 }
 
 // TestListTokensSelectsAsReference compares listTokens with the plain

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,7 +61,7 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(cmp.Or(g.Name, g.ID, "?"))
+		b.WriteString(plainOr("?", g.Name, g.ID))
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(g.Tokens))
 	}
@@ -85,7 +84,8 @@ func writeGroups(b *strings.Builder, groups []GroupCount, rest Rest) {
 //   - 0a1b2c3d4e5f6a7c active admin@acme 2026-03-01T10:00:00Z "operator" [instance-wide, can-create-tokens]
 //     raises can-create-tokens: write:/authorizations, write:/users (+32 other permissions)
 func writeToken(b *strings.Builder, t *Token) {
-	fmt.Fprintf(b, "- %s %s %s@%s %s %q", t.ID, t.Status, cmp.Or(t.User, t.UserID, "?"), cmp.Or(t.Org, t.OrgID, "?"), shortTime(t.CreatedAt), t.Description)
+	// Every value from InfluxDB goes through plain or quoted (untrusted.go).
+	fmt.Fprintf(b, "- %s %s %s@%s %s %s", plain(t.ID), plain(t.Status), plainOr("?", t.User, t.UserID), plainOr("?", t.Org, t.OrgID), shortTime(t.CreatedAt), quoted(t.Description))
 	if len(t.Risks) > 0 {
 		b.WriteString(" [")
 		b.WriteString(strings.Join(t.Risks, ", "))
@@ -101,11 +101,11 @@ func writeToken(b *strings.Builder, t *Token) {
 		}
 	case t.raises != "" && len(t.reasonFor(t.raises)) > 0:
 		b.WriteString("raises " + t.raises + ": ")
-		writeSome(b, t.reasonFor(t.raises), len(t.Permissions))
+		writeSome(b, permStringsText(t.reasonFor(t.raises)), len(t.Permissions))
 	case len(t.Permissions) == 0:
 		b.WriteString("(no permissions)")
 	default:
-		b.WriteString(strings.Join(foldReadWrite(t.Permissions), ", "))
+		b.WriteString(strings.Join(foldReadWrite(permissionsText(t)), ", "))
 	}
 	b.WriteByte('\n')
 }

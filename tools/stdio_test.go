@@ -85,8 +85,6 @@ func (s *stdioStub) FindBuckets(context.Context, string, string) ([]influx.Bucke
 func (s *stdioStub) FindOrgs(context.Context, string) ([]influx.Organization, error) { return nil, nil }
 func (s *stdioStub) FindUsers(context.Context, string) ([]influx.User, error)        { return nil, nil }
 func (s *stdioStub) Exists(context.Context, string, string) (bool, error)            { return true, nil }
-func (s *stdioStub) OrgNames(context.Context) ([]string, error)                      { return nil, nil }
-func (s *stdioStub) UserNames(context.Context) ([]string, error)                     { return nil, nil }
 
 type stdioRun struct {
 	t      *testing.T

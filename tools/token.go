@@ -28,6 +28,8 @@ type Token struct {
 	// list_tokens call asked about: the text block shows those instead of
 	// every permission (structured content always has them all).
 	grants []string
+	// permsText are the permissions as the text shows them (permissionText).
+	permsText []string
 	// raises, when not "", is the risk flag a list_tokens call asked
 	// about: the text block shows the permissions that raise it.
 	raises string
@@ -46,10 +48,12 @@ func newToken(a *influx.Authorization, risks []string, reasons []RiskReason) Tok
 		UpdatedAt:   formatTime(a.UpdatedAt),
 		Permissions: make([]string, len(a.Permissions)),
 		Risks:       risks,
+		permsText:   make([]string, len(a.Permissions)),
 		RiskReasons: reasons,
 	}
 	for i, p := range a.Permissions {
 		t.Permissions[i] = permissionString(p)
+		t.permsText[i] = permissionText(p)
 	}
 	return t
 }

@@ -3,6 +3,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,8 +26,6 @@ type Client interface {
 	FindOrgs(ctx context.Context, name string) ([]influx.Organization, error)
 	FindUsers(ctx context.Context, name string) ([]influx.User, error)
 	Exists(ctx context.Context, kind, id string) (bool, error)
-	OrgNames(ctx context.Context) ([]string, error)  // for completions
-	UserNames(ctx context.Context) ([]string, error) // likewise
 }
 
 // Settings are the parts of the configuration the tools use.
@@ -43,9 +42,36 @@ type Settings struct {
 // All returns every tool of the server. main.go and the tests register this
 // one list, so the tests see exactly what users get.
 func All(c Client, s Settings) []server.ServerTool {
-	return []server.ServerTool{
+	tools := []server.ServerTool{
 		ListTokens(c, s),
 		GetToken(c, s),
+	}
+	for i := range tools {
+		tools[i].Handler = withCallDeadline(tools[i].Handler, callTimeout(s))
+	}
+	return tools
+}
+
+// callTimeoutFactor times INFLUX_TIMEOUT is how long one tool call may take
+// in all: each request has INFLUX_TIMEOUT, and a call makes a few (the token
+// list, lookups of a resource's org, retries on 429 and 503).
+const callTimeoutFactor = 3
+
+// defaultTimeout stands in for an unset Settings.Timeout (tests).
+const defaultTimeout = 30 * time.Second
+
+func callTimeout(s Settings) time.Duration {
+	return callTimeoutFactor * cmp.Or(s.Timeout, defaultTimeout)
+}
+
+// withCallDeadline gives every call of a tool one deadline for all the
+// requests it makes, so that no sequence of requests, each within
+// INFLUX_TIMEOUT, can keep a call going for long.
+func withCallDeadline(next server.ToolHandlerFunc, d time.Duration) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return next(ctx, req)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,7 +440,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) {
 			list = append(list, bucketJSON(b))
 		}
 	}
-	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": list})
+	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/buckets"}, "buckets": page(r, list)})
 }
 
 func (s *Server) getBucket(w http.ResponseWriter, r *http.Request) {
@@ -464,7 +465,19 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", "user not found", true)
 		return
 	}
-	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": list})
+	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/users"}, "users": page(r, list)})
+}
+
+// page cuts list as InfluxDB pages buckets, orgs and users: offset, then
+// limit (default 20).
+func page(r *http.Request, list []map[string]any) []map[string]any {
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil {
+		limit = 20
+	}
+	list = list[min(offset, len(list)):]
+	return list[:min(limit, len(list))]
 }
 
 func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request) {
@@ -479,5 +492,5 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not found", fmt.Sprintf("organization name %q not found", name), true)
 		return
 	}
-	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/orgs"}, "orgs": list})
+	WriteJSON(w, map[string]any{"links": map[string]string{"self": "/api/v2/orgs"}, "orgs": page(r, list)})
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,13 +15,15 @@ import (
 	"unsafe"
 
 	"github.com/tokenaudit/influx-token-mcp/bench/fixture"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
-// listServer answers every token list with two tokens and counts the
-// requests per configured token. hold, when not nil, is waited on before
-// answering.
+// listServer is the fake InfluxDB, accepting any token, that answers every
+// token list with two tokens (described by the user filter, so that tests
+// see which query an answer was for) and counts the requests per configured
+// token. hold, when not nil, is waited on before answering.
 type listServer struct {
-	srv      *httptest.Server
+	srv      *fakeinflux.Server
 	requests sync.Map // token → *atomic.Int64
 	hold     chan struct{}
 	reached  chan struct{}
@@ -31,7 +32,9 @@ type listServer struct {
 
 func newListServer(t *testing.T) *listServer {
 	ls := &listServer{reached: make(chan struct{}, 100), aborted: make(chan struct{}, 100)}
-	ls.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ls.srv = fakeinflux.Start(t, fakeinflux.World{})
+	ls.srv.Token = "" // the tests tell clients apart by their tokens
+	ls.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		n, _ := ls.requests.LoadOrStore(r.Header.Get("Authorization"), &atomic.Int64{})
 		n.(*atomic.Int64).Add(1)
 		ls.reached <- struct{}{}
@@ -40,15 +43,15 @@ func newListServer(t *testing.T) *listServer {
 			case <-ls.hold:
 			case <-r.Context().Done():
 				ls.aborted <- struct{}{}
-				return
+				return true
 			}
 		}
 		fmt.Fprintf(w, `{"authorizations":[
 			{"id":"0a00000000000001","token":"secret-1","status":"active","orgID":"0b00000000000001","org":"acme","userID":"0c00000000000001","user":"alice","description":"%s","createdAt":"2025-01-01T00:00:00Z","permissions":[{"action":"read","resource":{"type":"buckets","orgID":"0b00000000000001","org":"acme"}}]},
 			{"id":"0a00000000000002","token":"secret-2","status":"inactive","orgID":"0b00000000000001","org":"acme","userID":"0c00000000000001","user":"alice","createdAt":"2025-01-02T00:00:00+02:00","permissions":[{"action":"read","resource":{"type":"buckets","orgID":"0b00000000000001","org":"acme"}}]}]}`,
 			r.URL.Query().Get("user"))
-	}))
-	t.Cleanup(ls.srv.Close)
+		return true
+	})
 	return ls
 }
 

@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 const (
@@ -25,38 +24,39 @@ const (
 	prefix    = "/influx" // every test server is mounted under this path prefix
 )
 
-// upstream is an httptest InfluxDB mounted under prefix. Requests outside
-// the prefix fail the test; every request is counted.
+// upstream is the fake InfluxDB mounted under prefix, answering only as each
+// test tells it (handle), and accepting any token. Other requests fail the
+// test; every request is counted.
 type upstream struct {
-	t        *testing.T
-	mux      *http.ServeMux
-	srv      *httptest.Server
-	requests atomic.Int64
+	*fakeinflux.Server
+	handled *http.ServeMux // the paths the test set up
 }
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	u := &upstream{t: t, mux: http.NewServeMux()}
-	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("request outside the mounted API: %s %s", r.Method, r.URL.RequestURI())
+	u := &upstream{Server: fakeinflux.StartAt(t, fakeinflux.World{}, prefix), handled: http.NewServeMux()}
+	u.Token = "" // the client's token is what some tests vary
+	u.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if _, pattern := u.handled.Handler(r); pattern != "" {
+			return false
+		}
+		t.Errorf("request the test did not set up: %s %s", r.Method, r.URL.RequestURI())
 		http.Error(w, "unexpected", http.StatusTeapot)
+		return true
 	})
-	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.requests.Add(1)
-		u.mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(u.srv.Close)
 	return u
 }
 
-// handle registers h for the API path p (e.g. "/api/v2/authorizations")
-// under the prefix.
-func (u *upstream) handle(p string, h http.HandlerFunc) { u.mux.HandleFunc("GET "+prefix+p, h) }
+// handle registers h for the API path p (e.g. "/api/v2/authorizations").
+func (u *upstream) handle(p string, h http.HandlerFunc) {
+	u.handled.HandleFunc("GET "+prefix+p, h)
+	u.Handle(p, h)
+}
 
 // client is a client for u with the host written as base, e.g. "{url}/influx/".
 func (u *upstream) client(t *testing.T, mod ...func(*influx.Options)) *influx.Client {
 	t.Helper()
-	o := influx.Options{Host: u.srv.URL + prefix + "/", Token: testToken, Timeout: 5 * time.Second, Retry: influx.RetryPolicy{MaxAttempts: 1}}
+	o := influx.Options{Host: u.URL + "/", Token: testToken, Timeout: 5 * time.Second, Retry: influx.RetryPolicy{MaxAttempts: 1}}
 	for _, m := range mod {
 		m(&o)
 	}
@@ -86,7 +86,7 @@ func TestHostForms(t *testing.T) {
 				got = r.URL.Path
 				writeJSON(w, 200, emptyList)
 			})
-			c := u.client(t, func(o *influx.Options) { o.Host = fmt.Sprintf(host, u.srv.URL) })
+			c := u.client(t, func(o *influx.Options) { o.Host = fmt.Sprintf(host, u.HTTP.URL) })
 			if err := c.ListAuthorizations(context.Background(), influx.ListFilter{}, noop); err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +201,7 @@ func TestGetAuthorizationRejectsBadIDsWithoutRequest(t *testing.T) {
 		"０a1b2c3d4e5f6a", // full-width digit: 16 bytes, not 16 hex digits
 	} {
 		t.Run(fmt.Sprintf("%q", id), func(t *testing.T) {
-			before := u.requests.Load()
+			before := u.Requests.Load()
 			a, err := c.GetAuthorization(context.Background(), id)
 			if !errors.Is(err, influx.ErrInvalidID) {
 				t.Errorf("err = %v, want ErrInvalidID", err)
@@ -209,7 +209,7 @@ func TestGetAuthorizationRejectsBadIDsWithoutRequest(t *testing.T) {
 			if a != nil {
 				t.Errorf("got %+v, want nil", a)
 			}
-			if n := u.requests.Load() - before; n != 0 {
+			if n := u.Requests.Load() - before; n != 0 {
 				t.Errorf("%d requests reached the server", n)
 			}
 		})
@@ -457,7 +457,7 @@ func TestAPIErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), fmt.Sprint(tc.status)) {
 					t.Errorf("Error() = %q lacks status or message", err.Error())
 				}
-				if n := u.requests.Load(); n != 1 {
+				if n := u.Requests.Load(); n != 1 {
 					t.Errorf("%d requests with MaxAttempts 1", n)
 				}
 			})

@@ -7,9 +7,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +16,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
-const faultsToken = "faults-token-3c2b1a0f9e8d7c6b=="
+const faultsToken = fakeinflux.Token
 
 // countingBody is a response body of n bytes of JSON that counts what was read.
 type countingBody struct {
@@ -108,26 +108,26 @@ func TestBodyCapStopsReading(t *testing.T) {
 	}
 }
 
-// faultsServer answers normally unless fault is set.
+// faultsServer is the fake InfluxDB, holding token 0a1b2c3d4e5f6a7b, that
+// answers normally unless fault is set.
 func faultsServer(t *testing.T, tlsServer bool) (*httptest.Server, *atomic.Pointer[http.HandlerFunc]) {
 	t.Helper()
-	var fault atomic.Pointer[http.HandlerFunc]
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := fault.Load(); f != nil {
-			(*f)(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"id":"0a1b2c3d4e5f6a7b","status":"active","token":"returned-secret"}`)
-	}))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	w := fakeinflux.World{Auths: []fakeinflux.Auth{{ID: "0a1b2c3d4e5f6a7b", Status: "active"}}}
+	var s *fakeinflux.Server
 	if tlsServer {
-		srv.StartTLS()
+		s = fakeinflux.StartTLS(t, w, "")
 	} else {
-		srv.Start()
+		s = fakeinflux.Start(t, w)
 	}
-	t.Cleanup(srv.Close)
-	return srv, &fault
+	var fault atomic.Pointer[http.HandlerFunc]
+	s.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		f := fault.Load()
+		if f != nil {
+			(*f)(w, r)
+		}
+		return f != nil
+	})
+	return s.HTTP, &fault
 }
 
 func faultsClient(t *testing.T, host string, timeout time.Duration) *Client {

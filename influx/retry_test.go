@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -76,34 +78,31 @@ func TestRetryPolicyNext(t *testing.T) {
 	}
 }
 
-// limitedServer answers each request with the next of statuses (repeating
-// the last), with Retry-After from retryAfter, and 200 with an empty list at
-// the end of a script ending in 200.
+// limitedServer is the fake InfluxDB, holding no token, answering each
+// request with the next of statuses (repeating the last), with Retry-After
+// from retryAfter; a 200 is its empty list.
 func limitedServer(t *testing.T, retryAfter func(n int) string, statuses ...int) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := fakeinflux.Start(t, fakeinflux.World{})
+	s.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		i := int(n.Add(1)) - 1
 		status := statuses[min(i, len(statuses)-1)]
 		if status == 200 {
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"authorizations":[]}`)
-			return
+			return false
 		}
 		if ra := retryAfter(i); ra != "" {
 			w.Header().Set("Retry-After", ra)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		fmt.Fprint(w, `{"code":"too many requests","message":"slow down"}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &n
+		fakeinflux.WriteError(w, status, "too many requests", "slow down", false)
+		return true
+	})
+	return s.HTTP, &n
 }
 
 func retryClient(t *testing.T, host string, p RetryPolicy) *Client {
 	t.Helper()
-	c, err := New(Options{Host: host, Token: "retry-test-token-0123456789", Timeout: 5 * time.Second, Retry: p})
+	c, err := New(Options{Host: host, Token: fakeinflux.Token, Timeout: 5 * time.Second, Retry: p})
 	if err != nil {
 		t.Fatal(err)
 	}

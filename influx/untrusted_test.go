@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 const untrustedToken = "untrusted-test-token-Q9xZ_vB1uN7mK2/+=="
@@ -32,17 +33,19 @@ func (s *tokenSeen) record(r *http.Request) {
 	}
 }
 
+// quietServer is the fake InfluxDB answering every request with h, whatever
+// its token (the tests check where the token goes), over TLS if asked.
 func quietServer(t *testing.T, h http.HandlerFunc, tlsServer bool) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	var s *fakeinflux.Server
 	if tlsServer {
-		srv.StartTLS()
+		s = fakeinflux.StartTLS(t, fakeinflux.World{}, "")
 	} else {
-		srv.Start()
+		s = fakeinflux.Start(t, fakeinflux.World{})
 	}
-	t.Cleanup(srv.Close)
-	return srv
+	s.Token = ""
+	s.Intercept(func(w http.ResponseWriter, r *http.Request) bool { h(w, r); return true })
+	return s.HTTP
 }
 
 func authorizationJSON(w http.ResponseWriter) {

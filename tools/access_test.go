@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 func perm(action, typ, id, name, orgID string) influx.Permission {
@@ -258,11 +259,11 @@ func TestDangling(t *testing.T) {
 
 // twoTelegrafs is baseWorld plus a second bucket named telegraf, in globex,
 // and a token that writes every bucket in globex.
-func twoTelegrafs() *fakeInflux {
+func twoTelegrafs() world {
 	f := baseWorld()
-	f.buckets = append(f.buckets, fakeBucket{bucketGlobexTelegraf, "telegraf", orgGlobex, false})
-	f.auths = append(f.auths, fakeAuth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
-		Perms: []fakePerm{{"write", "buckets", "", orgGlobex}}, Created: f.auths[len(f.auths)-1].Created.AddDate(0, 1, 0)})
+	f.Buckets = append(f.Buckets, fakeinflux.Bucket{ID: bucketGlobexTelegraf, Name: "telegraf", OrgID: orgGlobex})
+	f.Auths = append(f.Auths, fakeinflux.Auth{ID: "0a0000000000000a", Status: "active", Description: "globex ingest", OrgID: orgGlobex, UserID: userCarol,
+		Perms: []fakeinflux.Perm{{Action: "write", Type: "buckets", OrgID: orgGlobex}}, Created: f.Auths[len(f.Auths)-1].Created.AddDate(0, 1, 0)})
 	return f
 }
 
@@ -271,7 +272,7 @@ func TestEffectiveAccess(t *testing.T) {
 	two := twoTelegrafs().start(t)
 	for _, tc := range []struct {
 		name      string
-		fake      *fakeInflux
+		fake      *fakeinflux.Server
 		intercept func(http.ResponseWriter, *http.Request) bool
 		args      map[string]any
 		want      []string
@@ -314,8 +315,8 @@ func TestEffectiveAccess(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.fake, Settings{})
-			tc.fake.setIntercept(tc.intercept)
-			defer tc.fake.setIntercept(nil)
+			tc.fake.Intercept(tc.intercept)
+			defer tc.fake.Intercept(nil)
 			res := h.call(t, "list_tokens", tc.args)
 			r := structured[ListTokensResult](t, res)
 			if got := ids(r); !slices.Equal(got, tc.want) {
@@ -359,20 +360,20 @@ func TestEffectiveAccess(t *testing.T) {
 
 // crossOrgWorld is baseWorld plus globex's bucket sensors, acme's system
 // bucket _monitoring, and tokens on them the way InfluxDB lets them be made.
-func crossOrgWorld() *fakeInflux {
+func crossOrgWorld() world {
 	f := baseWorld()
-	f.buckets = append(f.buckets, fakeBucket{bucketGlobexSensors, "sensors", orgGlobex, false}, fakeBucket{bucketAcmeMonitor, "_monitoring", orgAcme, true})
-	t := f.auths[len(f.auths)-1].Created
-	add := func(id, desc, orgID, userID string, perms ...fakePerm) {
+	f.Buckets = append(f.Buckets, fakeinflux.Bucket{ID: bucketGlobexSensors, Name: "sensors", OrgID: orgGlobex}, fakeinflux.Bucket{ID: bucketAcmeMonitor, Name: "_monitoring", OrgID: orgAcme, System: true})
+	t := f.Auths[len(f.Auths)-1].Created
+	add := func(id, desc, orgID, userID string, perms ...fakeinflux.Perm) {
 		t = t.AddDate(0, 1, 0)
-		f.auths = append(f.auths, fakeAuth{ID: id, Status: "active", Description: desc, OrgID: orgID, UserID: userID, Perms: perms, Created: t})
+		f.Auths = append(f.Auths, fakeinflux.Auth{ID: id, Status: "active", Description: desc, OrgID: orgID, UserID: userID, Perms: perms, Created: t})
 	}
-	add("0a000000000000c1", "acme token naming globex's sensors", orgAcme, userAlice, fakePerm{"write", "buckets", bucketGlobexSensors, orgAcme})
-	add("0a000000000000c2", "globex bucket writer", orgGlobex, userCarol, fakePerm{"write", "buckets", "", orgGlobex})
-	add("0a000000000000c3", "acme bucket writer", orgAcme, userBob, fakePerm{"write", "buckets", "", orgAcme}, fakePerm{"read", "buckets", "", orgAcme})
-	add("0a000000000000c4", "reads org acme", orgAcme, userBob, fakePerm{"read", "orgs", orgAcme, orgAcme})
-	add("0a000000000000c5", "reads _monitoring by id", orgAcme, userBob, fakePerm{"read", "buckets", bucketAcmeMonitor, orgAcme})
-	add("0a000000000000c6", "mints tokens for bob", orgAcme, userBob, fakePerm{"write", "authorizations", "", orgAcme}, fakePerm{"write", "users", userBob, orgAcme})
+	add("0a000000000000c1", "acme token naming globex's sensors", orgAcme, userAlice, fakeinflux.Perm{Action: "write", Type: "buckets", ID: bucketGlobexSensors, OrgID: orgAcme})
+	add("0a000000000000c2", "globex bucket writer", orgGlobex, userCarol, fakeinflux.Perm{Action: "write", Type: "buckets", OrgID: orgGlobex})
+	add("0a000000000000c3", "acme bucket writer", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "buckets", OrgID: orgAcme}, fakeinflux.Perm{Action: "read", Type: "buckets", OrgID: orgAcme})
+	add("0a000000000000c4", "reads org acme", orgAcme, userBob, fakeinflux.Perm{Action: "read", Type: "orgs", ID: orgAcme, OrgID: orgAcme})
+	add("0a000000000000c5", "reads _monitoring by id", orgAcme, userBob, fakeinflux.Perm{Action: "read", Type: "buckets", ID: bucketAcmeMonitor, OrgID: orgAcme})
+	add("0a000000000000c6", "mints tokens for bob", orgAcme, userBob, fakeinflux.Perm{Action: "write", Type: "authorizations", OrgID: orgAcme}, fakeinflux.Perm{Action: "write", Type: "users", ID: userBob, OrgID: orgAcme})
 	return f
 }
 
@@ -400,12 +401,12 @@ func TestAccessThroughTheTool(t *testing.T) {
 			[]string{tokOperator}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(f.requestsTo("/api/v2/authorizations"))
+			before := len(f.RequestsTo("/api/v2/authorizations"))
 			r := structured[ListTokensResult](t, h.call(t, "list_tokens", tc.args))
 			if got := ids(r); !slices.Equal(got, tc.want) {
 				t.Errorf("ids %v, want %v", got, tc.want)
 			}
-			if n := len(f.requestsTo("/api/v2/authorizations")) - before; n != 1 {
+			if n := len(f.RequestsTo("/api/v2/authorizations")) - before; n != 1 {
 				t.Errorf("%d token lists read, want 1", n)
 			}
 		})
@@ -413,16 +414,12 @@ func TestAccessThroughTheTool(t *testing.T) {
 
 	// The resource is looked up before the token list is read, so that each
 	// token is decided as it streams past.
-	f.mu.Lock()
-	f.log = nil
-	f.mu.Unlock()
+	before := len(f.Logged())
 	h.call(t, "list_tokens", map[string]any{"action": "write", "resourceType": "buckets", "resourceName": "sensors"})
-	f.mu.Lock()
 	var paths []string
-	for _, r := range f.log {
+	for _, r := range f.Logged()[before:] {
 		paths = append(paths, r.URL.Path)
 	}
-	f.mu.Unlock()
 	if len(paths) < 2 || paths[0] != "/api/v2/buckets" || paths[1] != "/api/v2/authorizations" {
 		t.Errorf("requests %v: want the bucket lookup first", paths)
 	}

@@ -287,7 +287,7 @@ func TestAuditPromptIsEconomical(t *testing.T) {
 	if calls > 12 {
 		t.Errorf("the audit took %d calls, want at most 12", calls)
 	}
-	if n := len(fake.requestsTo(listPath)); n > 3 {
+	if n := len(fake.RequestsTo(listPath)); n > 3 {
 		t.Errorf("the audit asked InfluxDB for the token list %d times, want at most 3", n)
 	}
 }

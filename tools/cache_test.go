@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 const listPath = "/api/v2/authorizations"
@@ -41,7 +42,7 @@ func TestAuditSessionFetchesTheListOnce(t *testing.T) {
 		}
 	}
 	// One list for all tokens, one for user-03's.
-	if n := len(fake.requestsTo(listPath)); n > 2 {
+	if n := len(fake.RequestsTo(listPath)); n > 2 {
 		t.Errorf("the audit session asked InfluxDB for the token list %d times, want at most 2", n)
 	}
 }
@@ -80,7 +81,7 @@ func TestParallelQuestionsShareOneRequest(t *testing.T) {
 	// passes: without sharing, all six calls would be at InfluxDB by then.
 	var once sync.Once
 	arrived := make(chan struct{})
-	fake.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+	fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != listPath {
 			return false
 		}
@@ -112,7 +113,7 @@ func TestParallelQuestionsShareOneRequest(t *testing.T) {
 			t.Errorf("%v: %s", questions[i], text(t, res))
 		}
 	}
-	if n := len(fake.requestsTo(listPath)); n != 1 {
+	if n := len(fake.RequestsTo(listPath)); n != 1 {
 		t.Errorf("six parallel questions made %d list requests, want 1", n)
 	}
 }
@@ -122,7 +123,7 @@ func TestCacheTTLZeroAsksInfluxDBEveryTime(t *testing.T) {
 	h := newCachedHarness(t, fake, Settings{}, influx.NewListCache(0, 0))
 	for i, args := range auditSession[:4] {
 		res := structured[ListTokensResult](t, h.call(t, "list_tokens", args))
-		if n := len(fake.requestsTo(listPath)); n != i+1 {
+		if n := len(fake.RequestsTo(listPath)); n != i+1 {
 			t.Errorf("after %d calls, %d list requests", i+1, n)
 		}
 		for _, n := range res.Notes {
@@ -150,7 +151,7 @@ func TestSnapshotNoteSaysWhenInfluxDBListed(t *testing.T) {
 			t.Errorf("note %q: want the time of the list (after %s) and the TTL", note, before)
 		}
 	}
-	if n := len(fake.requestsTo(listPath)); n != 1 {
+	if n := len(fake.RequestsTo(listPath)); n != 1 {
 		t.Errorf("%d list requests, want 1", n)
 	}
 }
@@ -163,7 +164,7 @@ func TestGetTokenAlwaysAsksInfluxDB(t *testing.T) {
 		if res := h.call(t, "get_token", map[string]any{"authID": tokMinter}); res.IsError {
 			t.Fatal(text(t, res))
 		}
-		if n := len(fake.requestsTo(listPath + "/" + tokMinter)); n != i+1 {
+		if n := len(fake.RequestsTo(listPath + "/" + tokMinter)); n != i+1 {
 			t.Errorf("after %d get_token calls, %d requests for the token", i+1, n)
 		}
 	}
@@ -184,15 +185,13 @@ func TestListPastTheBudgetStreams(t *testing.T) {
 		}
 	}
 	// One stream per call; the first also tried to keep the list.
-	if n := len(fake.requestsTo(listPath)); n != 3 {
+	if n := len(fake.RequestsTo(listPath)); n != 3 {
 		t.Errorf("%d list requests for 3 calls, want 3", n)
 	}
 }
 
 // newFakeLike serves the same data as f from a server of its own.
-func newFakeLike(f *fakeInflux) *fakeInflux {
-	return &fakeInflux{orgs: f.orgs, users: f.users, buckets: f.buckets, auths: f.auths}
-}
+func newFakeLike(f *fakeinflux.Server) world { return world{f.World} }
 
 // Only a few list_tokens calls run at once, whatever the client sends: each
 // reads the whole list and may hold part of it.
@@ -201,7 +200,7 @@ func TestListCallsAtOnceAreBounded(t *testing.T) {
 	var mu sync.Mutex
 	inflight, most := 0, 0
 	all := make(chan struct{})
-	fake.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+	fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != listPath {
 			return false
 		}
@@ -233,7 +232,7 @@ func TestListCallsAtOnceAreBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if bound := min(max(runtime.GOMAXPROCS(0), 2), 4); most > bound || len(fake.requestsTo(listPath)) != 6 {
-		t.Errorf("%d list requests at once (of %d), want at most %d", most, len(fake.requestsTo(listPath)), bound)
+	if bound := min(max(runtime.GOMAXPROCS(0), 2), 4); most > bound || len(fake.RequestsTo(listPath)) != 6 {
+		t.Errorf("%d list requests at once (of %d), want at most %d", most, len(fake.RequestsTo(listPath)), bound)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 // complete asks for completions of one argument of a prompt.
@@ -30,12 +32,12 @@ func (h *harness) complete(t *testing.T, prompt, arg, typed string) (values []st
 
 func TestPromptCompletionsComeFromInfluxDB(t *testing.T) {
 	w := baseWorld()
-	w.orgs = append(w.orgs,
-		fakeOrg{"5bb51bdadf9c0ae4", "Acme-EU"},
-		fakeOrg{"5bb51bdadf9c0ae5", "acme\x1b[2J"},                     // terminal escape
-		fakeOrg{"5bb51bdadf9c0ae6", "acme\u202egnp.exe"},               // right-to-left override
-		fakeOrg{"5bb51bdadf9c0ae7", "acme" + strings.Repeat("x", 300)}, // not typeable
-		fakeOrg{"5bb51bdadf9c0ae8", "acme-ünïcode 名前"},
+	w.Orgs = append(w.Orgs,
+		fakeinflux.Org{ID: "5bb51bdadf9c0ae4", Name: "Acme-EU"},
+		fakeinflux.Org{ID: "5bb51bdadf9c0ae5", Name: "acme\x1b[2J"},                     // terminal escape
+		fakeinflux.Org{ID: "5bb51bdadf9c0ae6", Name: "acme\u202egnp.exe"},               // right-to-left override
+		fakeinflux.Org{ID: "5bb51bdadf9c0ae7", Name: "acme" + strings.Repeat("x", 300)}, // not typeable
+		fakeinflux.Org{ID: "5bb51bdadf9c0ae8", Name: "acme-ünïcode 名前"},
 	)
 	h := newHarness(t, w.start(t), Settings{})
 	for _, tc := range []struct {
@@ -64,9 +66,9 @@ func TestPromptCompletionsComeFromInfluxDB(t *testing.T) {
 // an answer may hold, it says there are more.
 func TestPromptCompletionsSayWhenThereAreMore(t *testing.T) {
 	w := baseWorld()
-	w.users = nil
+	w.Users = nil
 	for i := range 250 {
-		w.users = append(w.users, fakeUser{ID: fmt.Sprintf("11b2f4c47da1%04x", i), Name: fmt.Sprintf("user%03d", i)})
+		w.Users = append(w.Users, fakeinflux.User{ID: fmt.Sprintf("11b2f4c47da1%04x", i), Name: fmt.Sprintf("user%03d", i)})
 	}
 	h := newHarness(t, w.start(t), Settings{})
 	if got, more := h.complete(t, "audit_tokens", "user", "user24"); !slices.Equal(got, []string{"user240", "user241", "user242", "user243", "user244", "user245", "user246", "user247", "user248", "user249"}) || more {
@@ -88,11 +90,11 @@ func TestPromptCompletionsWithoutInfluxDB(t *testing.T) {
 	})
 	t.Run("forbidden", func(t *testing.T) {
 		f := baseWorld().start(t)
-		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		f.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 			if r.URL.Path != "/api/v2/users" {
 				return false
 			}
-			f.error(w, http.StatusForbidden, "forbidden", "insufficient permissions for read:users", false)
+			fakeinflux.WriteError(w, http.StatusForbidden, "forbidden", "insufficient permissions for read:users", false)
 			return true
 		})
 		h := newHarness(t, f, Settings{})

@@ -11,11 +11,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,54 +23,44 @@ import (
 	"github.com/mark3labs/mcp-go/mcptest"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
-
-const faultToken = "fault-test-token-5e4d3c2b1a09f8e7=="
 
 const faultAuthID = "0a1b2c3d4e5f6a7b"
 
-// faultUpstream is an InfluxDB that answers normally unless a fault is set.
+// faultUpstream is the fake InfluxDB, holding one token, that answers
+// normally unless a fault is set.
 type faultUpstream struct {
-	srv   *httptest.Server
-	hits  atomic.Int64
+	*fakeinflux.Server
 	fault atomic.Pointer[http.HandlerFunc]
 }
 
 func newFaultUpstream(t *testing.T, tlsServer bool) *faultUpstream {
 	t.Helper()
-	u := &faultUpstream{}
-	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.hits.Add(1)
-		if r.Header.Get("Authorization") != "Token "+faultToken {
-			w.WriteHeader(401)
-			return
-		}
-		if f := u.fault.Load(); f != nil {
-			(*f)(w, r)
-			return
-		}
-		u.healthy(w, r)
-	}))
-	u.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if tlsServer {
-		u.srv.StartTLS()
-	} else {
-		u.srv.Start()
+	w := fakeinflux.World{
+		Orgs:  []fakeinflux.Org{{ID: "2ee51bdadf9c0ae1", Name: "acme"}},
+		Users: []fakeinflux.User{{ID: "11b2f4c47da08000", Name: "alice"}},
+		Auths: []fakeinflux.Auth{{ID: faultAuthID, Status: "active", Description: "healthy", OrgID: "2ee51bdadf9c0ae1", UserID: "11b2f4c47da08000",
+			Created: time.Date(2025, 1, 15, 9, 30, 0, 0, time.UTC)}},
 	}
-	t.Cleanup(u.srv.Close)
+	u := &faultUpstream{}
+	if tlsServer {
+		u.Server = fakeinflux.StartTLS(t, w, "")
+	} else {
+		u.Server = fakeinflux.Start(t, w)
+	}
+	u.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		f := u.fault.Load()
+		if f != nil {
+			(*f)(w, r)
+		}
+		return f != nil
+	})
 	return u
 }
 
-// healthy answers as InfluxDB does, with one token.
-func (u *faultUpstream) healthy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	auth := fmt.Sprintf(`{"id":%q,"token":"returned-secret-f00d","status":"active","description":"healthy","orgID":"2ee51bdadf9c0ae1","org":"acme","userID":"11b2f4c47da08000","user":"alice","permissions":[],"createdAt":"2025-01-15T09:30:00Z","updatedAt":"2025-01-15T09:30:00Z"}`, faultAuthID)
-	if r.URL.Path == "/api/v2/authorizations" {
-		fmt.Fprintf(w, `{"authorizations":[%s]}`, auth)
-		return
-	}
-	fmt.Fprint(w, auth)
-}
+// healthy answers as InfluxDB does.
+func (u *faultUpstream) healthy(w http.ResponseWriter, r *http.Request) { u.ServeWorld(w, r) }
 
 func (u *faultUpstream) set(h http.HandlerFunc) {
 	if h == nil {
@@ -107,7 +95,7 @@ func (s *swappable) Exists(ctx context.Context, kind, id string) (bool, error) {
 
 func faultClient(t *testing.T, o influx.Options) *influx.Client {
 	t.Helper()
-	o.Token = faultToken
+	o.Token = fakeinflux.Token
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second // never reached on a healthy call, however loaded the machine
 	}
@@ -140,7 +128,7 @@ func newFaultSession(t *testing.T, c Client, s Settings) *faultSession {
 	}
 	t.Cleanup(func() {
 		fs.srv.Close()
-		if strings.Contains(fs.logs.String(), faultToken) {
+		if strings.Contains(fs.logs.String(), fakeinflux.Token) {
 			t.Errorf("the log holds the token:\n%s", fs.logs.String())
 		}
 	})
@@ -160,7 +148,7 @@ func (fs *faultSession) call(t *testing.T, tool string, args map[string]any) (bo
 		t.Fatalf("%s: empty result", tool)
 	}
 	tc, _ := res.Content[0].(mcp.TextContent)
-	if strings.Contains(tc.Text, faultToken) || strings.Contains(tc.Text, "returned-secret-f00d") {
+	if strings.Contains(tc.Text, fakeinflux.Token) || strings.Contains(tc.Text, fakeinflux.CanaryPrefix) {
 		t.Errorf("%s: the result holds a token: %s", tool, tc.Text)
 	}
 	return res.IsError, tc.Text
@@ -280,7 +268,7 @@ func TestUpstreamFaultsThenRecovery(t *testing.T) {
 			want: []string{"one element of the list is larger than 4 MiB"}},
 		{name: "token echoed in an error", tool: "get_token",
 			fault: func(u *faultUpstream) {
-				u.set(jsonAnswer(401, `{"code":"unauthorized","message":"token `+faultToken+` is not valid"}`))
+				u.set(jsonAnswer(401, `{"code":"unauthorized","message":"token `+fakeinflux.Token+` is not valid"}`))
 			},
 			want: []string{"401 Unauthorized", "[REDACTED]", "INFLUX_TOKEN"}},
 		// A timeout short enough to keep the test quick, long enough that
@@ -317,9 +305,9 @@ func TestUpstreamFaultsThenRecovery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			u := newFaultUpstream(t, false)
-			tc.opts.Host = u.srv.URL
+			tc.opts.Host = u.URL
 			timeout := tc.opts.Timeout
-			fs := newFaultSession(t, faultClient(t, tc.opts), Settings{Host: u.srv.URL, Timeout: timeout})
+			fs := newFaultSession(t, faultClient(t, tc.opts), Settings{Host: u.URL, Timeout: timeout})
 			args := map[string]any{"authID": faultAuthID}
 			if tc.tool == "list_tokens" {
 				args = map[string]any{}
@@ -333,8 +321,8 @@ func TestUpstreamFaultsThenRecovery(t *testing.T) {
 			} else {
 				wantFault(t, isErr, text, tc.want...)
 			}
-			if tc.hits > 0 && u.hits.Load() != tc.hits {
-				t.Errorf("%d requests to InfluxDB, want %d", u.hits.Load(), tc.hits)
+			if tc.hits > 0 && u.Requests.Load() != tc.hits {
+				t.Errorf("%d requests to InfluxDB, want %d", u.Requests.Load(), tc.hits)
 			}
 			if took < tc.minTime || tc.maxTime > 0 && took > tc.maxTime {
 				t.Errorf("took %s, want %s to %s", took, tc.minTime, tc.maxTime)
@@ -356,8 +344,8 @@ func TestTransportFaultsThenRecovery(t *testing.T) {
 	hang := hangingAddr(t)
 
 	trusting := x509.NewCertPool()
-	trusting.AddCert(tlsUp.srv.Certificate())
-	tlsPort := tlsUp.srv.Listener.Addr().(*net.TCPAddr).Port
+	trusting.AddCert(tlsUp.HTTP.Certificate())
+	tlsPort := tlsUp.HTTP.Listener.Addr().(*net.TCPAddr).Port
 
 	for _, tc := range []struct {
 		name string
@@ -366,14 +354,14 @@ func TestTransportFaultsThenRecovery(t *testing.T) {
 	}{
 		{"connection refused", influx.Options{Host: closedPortURL(t)}, []string{"refused", "nothing listens there"}},
 		{"DNS failure", influx.Options{Host: "http://influxdb.example.invalid:8086"}, []string{`Cannot resolve the host name "influxdb.example.invalid"`, "DNS", "INFLUX_HOST"}},
-		{"self-signed certificate", influx.Options{Host: tlsUp.srv.URL}, []string{"TLS certificate problem", "certificate", "INFLUX_SKIP_VERIFY"}},
+		{"self-signed certificate", influx.Options{Host: tlsUp.URL}, []string{"TLS certificate problem", "certificate", "INFLUX_SKIP_VERIFY"}},
 		{"certificate for another host", influx.Options{
 			Host: fmt.Sprintf("https://localhost:%d", tlsPort),
 			HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 				TLSClientConfig: &tls.Config{RootCAs: trusting},
 			}},
 		}, []string{"TLS certificate problem", "localhost", "INFLUX_SKIP_VERIFY"}},
-		{"https to a plain HTTP server", influx.Options{Host: strings.Replace(plain.srv.URL, "http://", "https://", 1)}, []string{"did not answer with TLS", "http://"}},
+		{"https to a plain HTTP server", influx.Options{Host: strings.Replace(plain.URL, "http://", "https://", 1)}, []string{"did not answer with TLS", "http://"}},
 		{"accepts and never answers", influx.Options{Host: "http://" + hang, Timeout: 300 * time.Millisecond}, []string{"did not answer within INFLUX_TIMEOUT (300ms)", hang}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -394,7 +382,7 @@ func TestTransportFaultsThenRecovery(t *testing.T) {
 			isErr, text = fs.call(t, "list_tokens", map[string]any{})
 			wantFault(t, isErr, text, tc.want...)
 
-			sw.c.Store(faultClient(t, influx.Options{Host: healthy.srv.URL}))
+			sw.c.Store(faultClient(t, influx.Options{Host: healthy.URL}))
 			isErr, text = fs.call(t, "get_token", map[string]any{"authID": faultAuthID})
 			wantHealthy(t, isErr, text)
 		})
@@ -402,7 +390,7 @@ func TestTransportFaultsThenRecovery(t *testing.T) {
 
 	t.Run("INFLUX_SKIP_VERIFY accepts the self-signed certificate", func(t *testing.T) {
 		t.Parallel()
-		fs := newFaultSession(t, faultClient(t, influx.Options{Host: tlsUp.srv.URL, SkipVerify: true}), Settings{Host: tlsUp.srv.URL})
+		fs := newFaultSession(t, faultClient(t, influx.Options{Host: tlsUp.URL, SkipVerify: true}), Settings{Host: tlsUp.URL})
 		isErr, text := fs.call(t, "get_token", map[string]any{"authID": faultAuthID})
 		wantHealthy(t, isErr, text)
 	})
@@ -468,9 +456,9 @@ func (p *panicky) GetAuthorization(ctx context.Context, id string) (*influx.Auth
 func TestHandlerPanicIsToolError(t *testing.T) {
 	t.Parallel()
 	u := newFaultUpstream(t, false)
-	p := &panicky{Client: faultClient(t, influx.Options{Host: u.srv.URL})}
+	p := &panicky{Client: faultClient(t, influx.Options{Host: u.URL})}
 	p.left.Store(2)
-	fs := newFaultSession(t, p, Settings{Host: u.srv.URL})
+	fs := newFaultSession(t, p, Settings{Host: u.URL})
 	for tool, args := range map[string]map[string]any{"get_token": {"authID": faultAuthID}, "list_tokens": {}} {
 		isErr, text := fs.call(t, tool, args)
 		wantFault(t, isErr, text, "internal error in "+tool, "bug")

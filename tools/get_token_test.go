@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 func TestGetToken(t *testing.T) {
@@ -81,7 +82,7 @@ func TestGetToken(t *testing.T) {
 		if d.ID != tokMinter {
 			t.Errorf("id %s", d.ID)
 		}
-		if got := f.requestsTo("/api/v2/authorizations/0A00000000000009"); len(got) != 1 {
+		if got := f.RequestsTo("/api/v2/authorizations/0A00000000000009"); len(got) != 1 {
 			t.Errorf("%d requests for the upper-case ID", len(got))
 		}
 	})
@@ -108,9 +109,9 @@ func TestGetTokenBadIDsMakeNoRequest(t *testing.T) {
 		{"null", map[string]any{"authID": nil}, []string{"authID must be a string, not null"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := f.requests.Load()
+			before := f.Requests.Load()
 			wantToolError(t, h.call(t, "get_token", tc.args), tc.want...)
-			if n := f.requests.Load() - before; n != 0 {
+			if n := f.Requests.Load() - before; n != 0 {
 				t.Errorf("%d requests reached InfluxDB", n)
 			}
 		})
@@ -139,12 +140,12 @@ func TestGetTokenUpstreamErrors(t *testing.T) {
 			[]string{"400 Bad Request (invalid): invalid ID"}},
 		{"500 HTML", intercepting(path, 500, "text/html", "<html>oops</html>"), tokMinter,
 			[]string{"500 Internal Server Error", "non-JSON", "try again later"}},
-		{"200 without id", intercepting(path, 200, "application/json", `{"status":"active","token":"`+canary(tokMinter)+`"}`), tokMinter,
+		{"200 without id", intercepting(path, 200, "application/json", `{"status":"active","token":"`+fakeinflux.Canary(tokMinter)+`"}`), tokMinter,
 			[]string{"unusable answer", "INFLUX_HOST"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f.setIntercept(tc.intercept)
-			defer f.setIntercept(nil)
+			f.Intercept(tc.intercept)
+			defer f.Intercept(nil)
 			msg := wantToolError(t, h.call(t, "get_token", map[string]any{"authID": tc.authID}), tc.want...)
 			if strings.Contains(msg, "<") {
 				t.Errorf("the error echoes markup: %s", msg)

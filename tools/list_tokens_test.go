@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
 )
 
 func TestListTokensFilters(t *testing.T) {
@@ -53,7 +55,7 @@ func TestListTokensFilters(t *testing.T) {
 			if r.Total != len(tc.want) || r.Count != len(tc.want) || r.Truncated || r.Offset != 0 {
 				t.Errorf("total %d count %d truncated %v offset %d", r.Total, r.Count, r.Truncated, r.Offset)
 			}
-			f.assertListQuery(t, tc.wantQuery)
+			assertListQuery(t, f, tc.wantQuery)
 			msg := text(t, res)
 			for _, id := range tc.want {
 				if !strings.Contains(msg, id) {
@@ -78,7 +80,7 @@ func TestListTokensResult(t *testing.T) {
 	h := newHarness(t, f, Settings{})
 	// The fake sends each token's secret, as InfluxDB OSS does, so the
 	// harness's check that no result holds one is not vacuous.
-	if raw := string(f.rawListJSON(t)); !strings.Contains(raw, `"token":"`+canary(tokTelegrafW)+`"`) {
+	if raw := string(f.ListJSON()); !strings.Contains(raw, `"token":"`+fakeinflux.Canary(tokTelegrafW)+`"`) {
 		t.Fatalf("the fake does not send secrets: %.300s", raw)
 	}
 	res := h.call(t, "list_tokens", map[string]any{"description": "telegraf agent"})
@@ -139,7 +141,7 @@ func TestListTokensDefaultOrg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, f, tc.settings)
 			r := structured[ListTokensResult](t, h.call(t, "list_tokens", tc.args))
-			f.assertListQuery(t, tc.wantQuery)
+			assertListQuery(t, f, tc.wantQuery)
 			var orgs []string
 			for _, g := range r.Summary.Orgs {
 				orgs = append(orgs, g.Name)
@@ -175,7 +177,7 @@ func TestDefaultOrgScope(t *testing.T) {
 			h := newHarness(t, f, tc.settings)
 			res := h.call(t, "list_tokens", tc.args)
 			r := structured[ListTokensResult](t, res)
-			f.assertListQuery(t, tc.wantQuery)
+			assertListQuery(t, f, tc.wantQuery)
 			msg := text(t, res)
 			header, _, _ := strings.Cut(msg, "\n")
 			if tc.wantScope == nil {
@@ -214,7 +216,7 @@ func TestListTokensUpstreamErrors(t *testing.T) {
 			[]string{"400 Bad Request (invalid)", "id must have a length of 16 bytes", "rejected"}},
 		{"401", intercepting("/api/v2/authorizations", 401, json, `{"code":"unauthorized","message":"unauthorized access"}`), map[string]any{},
 			[]string{"401 Unauthorized (unauthorized): unauthorized access", "INFLUX_TOKEN", "read:authorizations"}},
-		{"401 echoing the configured token", intercepting("/api/v2/authorizations", 401, json, `{"code":"unauthorized","message":"token `+configuredToken+` is invalid"}`), map[string]any{},
+		{"401 echoing the configured token", intercepting("/api/v2/authorizations", 401, json, `{"code":"unauthorized","message":"token `+fakeinflux.Token+` is invalid"}`), map[string]any{},
 			[]string{"token [REDACTED] is invalid", "INFLUX_TOKEN"}},
 		{"403", intercepting("/api/v2/authorizations", 403, json, "{\n\t\"code\": \"forbidden\",\n\t\"message\": \"User is inactive\"\n}"), map[string]any{},
 			[]string{"403 Forbidden (forbidden): User is inactive", "inactive"}},
@@ -230,10 +232,10 @@ func TestListTokensUpstreamErrors(t *testing.T) {
 		{"500 with an HTML body", intercepting("/api/v2/authorizations", 500, "text/html", "<html><body><h1>500 Internal Server Error</h1></body></html>"), map[string]any{},
 			[]string{"500 Internal Server Error", "non-JSON body (text/html)", "proxy", "try again later"}},
 		{"404 from something that is not InfluxDB", intercepting("/api/v2/authorizations", 404, "text/plain; charset=utf-8", "404 page not found\n"), map[string]any{},
-			[]string{"404 Not Found with a non-JSON body (text/plain; charset=utf-8)", "API path was not found", "INFLUX_HOST (" + f.srv.URL + ")", "path prefix"}},
+			[]string{"404 Not Found with a non-JSON body (text/plain; charset=utf-8)", "API path was not found", "INFLUX_HOST (" + f.URL + ")", "path prefix"}},
 		{"404 for a route InfluxDB does not have (wrong path prefix)", intercepting("/api/v2/authorizations", 404, json, "{\n\t\"code\": \"not found\",\n\t\"message\": \"path not found\"\n}"), map[string]any{},
-			[]string{"path not found", "API path was not found", "INFLUX_HOST (" + f.srv.URL + ")"}},
-		{"error code and content type echoing the configured token", intercepting("/api/v2/authorizations", 502, "text/html; x="+configuredToken, "<html>bad gateway</html>", "X-Platform-Error-Code", "bad "+configuredToken),
+			[]string{"path not found", "API path was not found", "INFLUX_HOST (" + f.URL + ")"}},
+		{"error code and content type echoing the configured token", intercepting("/api/v2/authorizations", 502, "text/html; x="+fakeinflux.Token, "<html>bad gateway</html>", "X-Platform-Error-Code", "bad "+fakeinflux.Token),
 			map[string]any{}, []string{"(bad [REDACTED])", "(text/html; x=[REDACTED])"}},
 		{"200 that is not InfluxDB", intercepting("/api/v2/authorizations", 200, json, `{"data":[]}`), map[string]any{},
 			[]string{"unusable answer", "INFLUX_HOST", "InfluxDB v2 API"}},
@@ -242,8 +244,8 @@ func TestListTokensUpstreamErrors(t *testing.T) {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			f.setIntercept(tc.intercept)
-			defer f.setIntercept(nil)
+			f.Intercept(tc.intercept)
+			defer f.Intercept(nil)
 			msg := wantToolError(t, h.call(t, "list_tokens", tc.args), tc.want...)
 			if strings.Contains(msg, "<") {
 				t.Errorf("the error echoes markup: %s", msg)
@@ -299,9 +301,9 @@ func TestListTokensArgumentErrorsMakeNoRequest(t *testing.T) {
 		{"long junk is clipped", map[string]any{"status": strings.Repeat("z", 10000)}, []string{"status", "…"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := f.requests.Load()
+			before := f.Requests.Load()
 			msg := wantToolError(t, h.call(t, "list_tokens", tc.args), tc.want...)
-			if n := f.requests.Load() - before; n != 0 {
+			if n := f.Requests.Load() - before; n != 0 {
 				t.Errorf("%d requests reached InfluxDB", n)
 			}
 			if len(msg) > 600 {
@@ -458,7 +460,7 @@ func TestListTokensOutputSize(t *testing.T) {
 	}
 	structuredJSON, _ := json.Marshal(res.StructuredContent)
 	tokensJSON, _ := json.Marshal(r.Tokens)
-	rawInflux := f.rawListJSON(t)
+	rawInflux := f.ListJSON()
 	txt := text(t, res)
 	t.Logf("page of 50 tokens: text %d chars (%d/token); structured %d bytes (%d/token, tokens alone %d/token); InfluxDB's JSON %d bytes (%d/token)",
 		len([]rune(txt)), len([]rune(txt))/50, len(structuredJSON), len(structuredJSON)/50, len(tokensJSON)/50, len(rawInflux), len(rawInflux)/50)

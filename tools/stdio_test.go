@@ -5,7 +5,6 @@ package tools
 // matching answers to requests, and a stdout that carries JSON-RPC only.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
+	"github.com/tokenaudit/influx-token-mcp/internal/mcpstdio"
 )
 
 // stdioStub is a Client whose answers the tests control.
@@ -86,54 +86,13 @@ func (s *stdioStub) FindOrgs(context.Context, string) ([]influx.Organization, er
 func (s *stdioStub) FindUsers(context.Context, string) ([]influx.User, error)        { return nil, nil }
 func (s *stdioStub) Exists(context.Context, string, string) (bool, error)            { return true, nil }
 
-// stdout collects Serve's output, line by line.
-type stdioOutput struct {
-	mu      sync.Mutex
-	buf     []byte
-	answers map[string][]json.RawMessage // by the id's JSON
-	bad     []string
-	arrived chan struct{}
-}
-
-func (o *stdioOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf = append(o.buf, p...)
-	for {
-		i := bytes.IndexByte(o.buf, '\n')
-		if i < 0 {
-			break
-		}
-		line := append([]byte(nil), o.buf[:i]...)
-		o.buf = o.buf[i+1:]
-		var m struct {
-			JSONRPC string          `json:"jsonrpc"`
-			ID      json.RawMessage `json:"id"`
-			Method  string          `json:"method"`
-			Result  json.RawMessage `json:"result"`
-			Error   json.RawMessage `json:"error"`
-		}
-		if json.Unmarshal(line, &m) != nil || m.JSONRPC != "2.0" || (m.Method == "" && m.Result == nil && m.Error == nil) {
-			o.bad = append(o.bad, string(line))
-			continue
-		}
-		if m.Method == "" {
-			o.answers[string(m.ID)] = append(o.answers[string(m.ID)], line)
-		}
-	}
-	close(o.arrived)
-	o.arrived = make(chan struct{})
-	return len(p), nil
-}
-
 type stdioRun struct {
 	t      *testing.T
 	stdin  *io.PipeWriter
-	out    *stdioOutput
+	client *mcpstdio.Client // Serve writes its stdout to it
 	logs   *syncBuffer
 	done   chan error
 	cancel context.CancelFunc
-	dupIDs bool // the test sends ids more than once
 }
 
 func startServe(t *testing.T, cfg stdioLimits, c Client) *stdioRun {
@@ -143,9 +102,13 @@ func startServe(t *testing.T, cfg stdioLimits, c Client) *stdioRun {
 	srv := NewServer(c, Settings{Host: "http://stub:8086", Timeout: 5 * time.Second}, "test", logger)
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &stdioRun{t: t, stdin: pw, logs: logs, done: make(chan error, 1), cancel: cancel,
-		out: &stdioOutput{answers: map[string][]json.RawMessage{}, arrived: make(chan struct{})}}
-	go func() { r.done <- cfg.serve(ctx, srv, pr, r.out, logger) }()
+	r := &stdioRun{t: t, stdin: pw, client: mcpstdio.New(t, pw), logs: logs, done: make(chan error, 1), cancel: cancel}
+	r.client.Diagnostics = func() string { return "logs:\n" + logs.String() }
+	go func() {
+		err := cfg.serve(ctx, srv, pr, r.client, logger)
+		r.client.Close()
+		r.done <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		pw.Close()
@@ -154,82 +117,50 @@ func startServe(t *testing.T, cfg stdioLimits, c Client) *stdioRun {
 		case <-time.After(5 * time.Second):
 			t.Error("Serve did not return after the test")
 		}
-		r.out.mu.Lock()
-		defer r.out.mu.Unlock()
-		for _, l := range r.out.bad {
-			t.Errorf("stdout carried something that is not JSON-RPC: %.200q", l)
-		}
-		for id, as := range r.out.answers {
-			if len(as) > 1 && id != "null" && !r.dupIDs {
-				t.Errorf("%d answers to id %s", len(as), id)
-			}
-		}
 	})
 	return r
 }
 
+// send writes each message, a string as it is, anything else as JSON.
 func (r *stdioRun) send(msgs ...any) {
 	r.t.Helper()
 	for _, m := range msgs {
-		var b []byte
-		switch v := m.(type) {
-		case string:
-			b = []byte(v)
-		default:
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				r.t.Fatal(err)
-			}
-		}
-		if _, err := r.stdin.Write(append(b, '\n')); err != nil {
-			r.t.Fatal(err)
+		if s, ok := m.(string); ok {
+			r.client.SendRaw(r.t, []byte(s))
+		} else {
+			r.client.Send(r.t, m)
 		}
 	}
 }
 
 func stdioCall(id any, tool string, args map[string]any) map[string]any {
-	return map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": map[string]any{"name": tool, "arguments": args}}
+	return mcpstdio.ToolCall(id, tool, args)
 }
 
 func getCall(id any, authID string) map[string]any {
 	return stdioCall(id, "get_token", map[string]any{"authID": authID})
 }
 
-func cancelNote(id any) map[string]any {
-	return map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": id}}
-}
-
-// minWait is the least time answer and ended allow: their bounds only
-// catch a Serve that hangs, and a 2-core machine under a load of 30 can take
-// seconds for what takes milliseconds when idle.
-const minWait = 30 * time.Second
-
 // answer waits for the answer to id and returns it.
 func (r *stdioRun) answer(id any, within time.Duration) string {
 	r.t.Helper()
-	within = max(within, minWait)
-	raw, _ := json.Marshal(id)
-	deadline := time.After(within)
-	for {
-		r.out.mu.Lock()
-		as := r.out.answers[string(raw)]
-		arrived := r.out.arrived
-		r.out.mu.Unlock()
-		if len(as) > 0 {
-			return string(as[0])
-		}
-		select {
-		case <-arrived:
-		case <-deadline:
-			r.t.Fatalf("no answer to %s within %s; logs:\n%s", raw, within, r.logs.String())
-		}
-	}
+	return string(r.client.Await(r.t, id, within).Raw)
 }
 
-// ended waits for Serve to return and returns how long that took.
+// answers are the answers so far to the id whose JSON is rawID.
+func (r *stdioRun) answers(rawID string) []string {
+	var out []string
+	for _, m := range r.client.AnswersTo(rawID) {
+		out = append(out, string(m.Raw))
+	}
+	return out
+}
+
+// ended waits (for at least mcpstdio.MinWait) for Serve to return and
+// returns how long that took.
 func (r *stdioRun) ended(within time.Duration) time.Duration {
 	r.t.Helper()
-	within = max(within, minWait)
+	within = max(within, mcpstdio.MinWait)
 	start := time.Now()
 	select {
 	case err := <-r.done:
@@ -295,11 +226,8 @@ func TestServeDrainIsBounded(t *testing.T) {
 			}
 			// Calls that had not started may be answered, as cancelled, or not.
 			for _, id := range []int{2, 3} {
-				r.out.mu.Lock()
-				as := r.out.answers[fmt.Sprint(id)]
-				r.out.mu.Unlock()
-				for _, a := range as {
-					wantAnswer(t, string(a), "cancelled", `"isError":true`)
+				for _, a := range r.answers(fmt.Sprint(id)) {
+					wantAnswer(t, a, "cancelled", `"isError":true`)
 				}
 			}
 		})
@@ -390,7 +318,7 @@ func mustMarshal(v any) []byte {
 func TestServeMatchesAnswersToAnyID(t *testing.T) {
 	t.Parallel()
 	r := startServe(t, stdioLimits{workers: 2, unanswered: 4, drainTimeout: 10 * time.Second, shutdownTimeout: time.Second}, &stdioStub{})
-	r.dupIDs = true
+	r.client.AllowDuplicateIDs = true
 	ids := []string{`1`, `1.0`, `"1"`, `-0`, `1e2`, `12345678901234567890`, `"\u00e9\u003c"`, `"é<"`, `{"a":[1,2]}`, `[1]`, `true`, `0.1`}
 	for _, id := range ids {
 		r.send(`{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"get_token","arguments":{"authID":"0a00000000000001"}}}`)
@@ -411,10 +339,7 @@ func TestServeMatchesAnswersToAnyID(t *testing.T) {
 		t.Errorf("Serve waited %s after EOF: an answer was not matched to its request", took)
 	}
 	for _, id := range []string{"1", `"1"`, "100", `{"a":[1,2]}`, "52", "53"} {
-		r.out.mu.Lock()
-		n := len(r.out.answers[id])
-		r.out.mu.Unlock()
-		if n == 0 {
+		if len(r.answers(id)) == 0 {
 			t.Errorf("no answer to id %s", id)
 		}
 	}
@@ -434,7 +359,7 @@ func TestServeManyConcurrentCalls(t *testing.T) {
 	}
 	// cancel a few: they are answered either way
 	for i := 150; i < 160; i += 2 {
-		r.send(cancelNote(i))
+		r.send(mcpstdio.Cancel(i))
 	}
 	for i := range n {
 		var id any = i

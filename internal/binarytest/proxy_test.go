@@ -1,4 +1,4 @@
-package main
+package binarytest
 
 import (
 	"net/http"
@@ -7,13 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/influx-token-mcp/internal/mcpstdio"
 )
 
 // A proxy from HTTP_PROXY is used for INFLUX_HOST, and the start-up log
 // says so, naming the proxy without its credentials and warning that over
 // plain http it sees the token.
 func TestProxyInUseIsLogged(t *testing.T) {
-	fake := newFakeInflux(t)
+	fake := newFake(t)
 	var proxied, sawToken atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A forward proxy gets the absolute URL; this one is InfluxDB itself.
@@ -28,18 +30,18 @@ func TestProxyInUseIsLogged(t *testing.T) {
 	t.Cleanup(proxy.Close)
 	proxyHost := strings.TrimPrefix(proxy.URL, "http://")
 
-	env := baseEnv(t, "http://influx.invalid:8086")
+	env := baseEnv(t, "http://influx.invalid:8086"+prefix)
 	env["HTTP_PROXY"] = "http://proxyuser:proxy-s3cret@" + proxyHost
-	p := startServer(t, binary(t, raceEnabled()), env)
-	p.initialize()
-	p.send(toolCall(1, "get_token", map[string]any{"authID": "0a00000000000001"}))
-	if r := p.await(1, 10*time.Second).tool(t); r.IsError {
-		t.Fatalf("the call through the proxy failed: %s", r.text())
+	p := mcpstdio.Start(t, raceBinary(t), env)
+	p.Initialize(t)
+	p.Send(t, toolCall(1, "get_token", map[string]any{"authID": "0a00000000000001"}))
+	if r := p.Await(t, 1, 10*time.Second).Tool(t); r.IsError {
+		t.Fatalf("the call through the proxy failed: %s", r.Text())
 	}
 	if proxied.Load() == 0 || sawToken.Load() == 0 {
 		t.Errorf("the proxy saw %d requests, %d with the token; want the call to go through it", proxied.Load(), sawToken.Load())
 	}
-	logs := p.stderr.String()
+	logs := p.Stderr()
 	if !strings.Contains(logs, "proxy=http://"+proxyHost) || !strings.Contains(logs, "the proxy sees the token") {
 		t.Errorf("the start-up log does not name the proxy and warn about plain http:\n%s", logs)
 	}

@@ -37,7 +37,7 @@ the environment, else from the influx CLI's active profile (field by field):
   INFLUX_ORG          default org name for list_tokens
   INFLUX_ORG_ID       default org ID for list_tokens (not with INFLUX_ORG)
   INFLUX_TIMEOUT      per-request timeout, default 30s; a tool call gets 3 times it
-  INFLUX_CACHE_TTL    how long a token list is reused between calls, default
+  INFLUX_CACHE_TTL    how long token, bucket, org and user lists are reused, default
                       30s; 0 asks InfluxDB on every call
   INFLUX_SKIP_VERIFY  true skips TLS certificate checks (unsafe), default false
   INFLUX_LOG_LEVEL    debug, info, warn or error, default info

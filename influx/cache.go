@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,7 +28,15 @@ type ListCache struct {
 	mu       sync.Mutex
 	kept     map[listKey]*snapshot
 	inflight map[listKey]*listFetch
-	used     int64 // bytes of the snapshots in kept
+	used     int64                    // bytes of the snapshots in kept
+	dirs     map[string]keptDirectory // account/kind → a whole bucket, org or user list
+}
+
+// keptDirectory is a whole bucket, org or user list (a few thousand
+// entries at most: lookups stop at MaxLookupPages).
+type keptDirectory struct {
+	listedAt time.Time
+	list     any // []Bucket, []Organization or []User
 }
 
 // listKey is one InfluxDB list query as one identity sees it. account is a
@@ -98,11 +107,13 @@ func NewListCache(ttl time.Duration, budget int64) *ListCache {
 		ttl: ttl, budget: budget, now: time.Now,
 		kept:     map[listKey]*snapshot{},
 		inflight: map[listKey]*listFetch{},
+		dirs:     map[string]keptDirectory{},
 	}
 }
 
-// Client returns c with ListAuthorizations answered from this cache. The
-// other methods, get_token's included, always ask InfluxDB.
+// Client returns c with ListAuthorizations, and the whole bucket, org and
+// user lists, answered from this cache. The other methods, get_token's and
+// the lookups of one name or ID included, always ask InfluxDB.
 func (lc *ListCache) Client(c *Client) *CachedClient {
 	h := sha256.Sum256([]byte(c.base.String() + "\x00" + c.token))
 	return &CachedClient{Client: c, cache: lc, account: hex.EncodeToString(h[:])}
@@ -310,4 +321,57 @@ func (lc *ListCache) lifetime(s *snapshot) time.Duration {
 func (lc *ListCache) drop(key listKey) {
 	lc.used -= lc.kept[key].size
 	delete(lc.kept, key)
+}
+
+// The whole bucket, org and user lists are what the dangling flag (on every
+// list_tokens call whose tokens name ids) and completions (on every
+// keystroke) read; they are reused for the TTL like token lists. A stale
+// list only delays the dangling flag: an id it does not show is looked up.
+
+// FindBuckets lists every bucket from the cache when name and id are "".
+func (c *CachedClient) FindBuckets(ctx context.Context, name, id string) ([]Bucket, error) {
+	if name != "" || id != "" {
+		return c.Client.FindBuckets(ctx, name, id)
+	}
+	return keptList(c, "buckets", func() ([]Bucket, error) { return c.Client.FindBuckets(ctx, "", "") })
+}
+
+// FindOrgs lists every org from the cache when name is "".
+func (c *CachedClient) FindOrgs(ctx context.Context, name string) ([]Organization, error) {
+	if name != "" {
+		return c.Client.FindOrgs(ctx, name)
+	}
+	return keptList(c, "orgs", func() ([]Organization, error) { return c.Client.FindOrgs(ctx, "") })
+}
+
+// FindUsers lists every user from the cache when name is "".
+func (c *CachedClient) FindUsers(ctx context.Context, name string) ([]User, error) {
+	if name != "" {
+		return c.Client.FindUsers(ctx, name)
+	}
+	return keptList(c, "users", func() ([]User, error) { return c.Client.FindUsers(ctx, "") })
+}
+
+// keptList returns the list of kind kept for this account if it is younger
+// than the TTL, else fetches and keeps it. Only complete lists are kept.
+func keptList[T any](c *CachedClient, kind string, fetch func() ([]T, error)) ([]T, error) {
+	lc := c.cache
+	if lc.ttl <= 0 {
+		return fetch()
+	}
+	key := c.account + "/" + kind
+	lc.mu.Lock()
+	d, ok := lc.dirs[key]
+	lc.mu.Unlock()
+	if ok && lc.now().Sub(d.listedAt) < lc.ttl {
+		return slices.Clone(d.list.([]T)), nil
+	}
+	listedAt := lc.now()
+	list, err := fetch()
+	if err == nil {
+		lc.mu.Lock()
+		lc.dirs[key] = keptDirectory{listedAt: listedAt, list: slices.Clone(list)}
+		lc.mu.Unlock()
+	}
+	return list, err
 }

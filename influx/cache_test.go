@@ -295,3 +295,61 @@ func TestListCachePastTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// The whole bucket, org and user lists are reused for the TTL like token
+// lists; lookups of one name or ID, and every lookup with TTL 0, ask
+// InfluxDB.
+func TestListCacheKeepsWholeDirectoryLists(t *testing.T) {
+	f := fakeinflux.Start(t, fakeinflux.World{
+		Orgs:    []fakeinflux.Org{{ID: "0b00000000000001", Name: "acme"}},
+		Users:   []fakeinflux.User{{ID: "0c00000000000001", Name: "alice"}},
+		Buckets: []fakeinflux.Bucket{{ID: "0d00000000000001", Name: "telegraf", OrgID: "0b00000000000001"}},
+	})
+	lc := NewListCache(30*time.Second, 0)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lc.now = func() time.Time { return now }
+	c, err := New(Options{Host: f.URL, Token: fakeinflux.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := lc.Client(c)
+	uncached := NewListCache(0, 0).Client(c)
+	lookups := func(c *CachedClient) {
+		t.Helper()
+		bs, err1 := c.FindBuckets(t.Context(), "", "")
+		os, err2 := c.FindOrgs(t.Context(), "")
+		us, err3 := c.FindUsers(t.Context(), "")
+		if err := errors.Join(err1, err2, err3); err != nil || len(bs) != 1 || len(os) != 1 || len(us) != 1 {
+			t.Fatalf("lists: %v %v %v, %v", bs, os, us, err)
+		}
+		if _, err := c.FindBuckets(t.Context(), "telegraf", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() (whole, named int) {
+		for _, r := range f.Logged() {
+			if r.URL.Query().Get("name") != "" {
+				named++
+			} else {
+				whole++
+			}
+		}
+		return whole, named
+	}
+	for i, step := range []struct {
+		c            *CachedClient
+		advance      time.Duration
+		whole, named int
+	}{
+		{cached, 0, 3, 1},
+		{cached, 29 * time.Second, 3, 2}, // reused; the named lookup asks
+		{cached, time.Second, 6, 3},      // expired
+		{uncached, 0, 9, 4},              // TTL 0 asks every time
+	} {
+		now = now.Add(step.advance)
+		lookups(step.c)
+		if whole, named := count(); whole != step.whole || named != step.named {
+			t.Errorf("step %d: %d whole-list and %d named requests, want %d and %d", i, whole, named, step.whole, step.named)
+		}
+	}
+}

@@ -28,15 +28,15 @@ type ListCache struct {
 	mu       sync.Mutex
 	kept     map[listKey]*snapshot
 	inflight map[listKey]*listFetch
-	used     int64                    // bytes of the snapshots in kept
-	dirs     map[string]keptDirectory // account/kind → a whole bucket, org or user list
+	used     int64                 // bytes of the snapshots in kept
+	dirs     map[string]keptAnswer // account/kind[/id] → a whole bucket, org or user list, or whether an id exists
 }
 
-// keptDirectory is a whole bucket, org or user list (a few thousand
-// entries at most: lookups stop at MaxLookupPages).
-type keptDirectory struct {
+// keptAnswer is a whole bucket, org or user list (a few thousand entries at
+// most: lookups stop at MaxLookupPages), or whether one id exists.
+type keptAnswer struct {
 	listedAt time.Time
-	list     any // []Bucket, []Organization or []User
+	answer   any
 }
 
 // listKey is one InfluxDB list query as one identity sees it. account is a
@@ -107,13 +107,13 @@ func NewListCache(ttl time.Duration, budget int64) *ListCache {
 		ttl: ttl, budget: budget, now: time.Now,
 		kept:     map[listKey]*snapshot{},
 		inflight: map[listKey]*listFetch{},
-		dirs:     map[string]keptDirectory{},
+		dirs:     map[string]keptAnswer{},
 	}
 }
 
-// Client returns c with ListAuthorizations, and the whole bucket, org and
-// user lists, answered from this cache. The other methods, get_token's and
-// the lookups of one name or ID included, always ask InfluxDB.
+// Client returns c with ListAuthorizations, the whole bucket, org and user
+// lists and Exists answered from this cache. The other methods, get_token's
+// and the lookups of one name or ID included, always ask InfluxDB.
 func (lc *ListCache) Client(c *Client) *CachedClient {
 	h := sha256.Sum256([]byte(c.base.String() + "\x00" + c.token))
 	return &CachedClient{Client: c, cache: lc, account: hex.EncodeToString(h[:])}
@@ -323,17 +323,19 @@ func (lc *ListCache) drop(key listKey) {
 	delete(lc.kept, key)
 }
 
-// The whole bucket, org and user lists are what the dangling flag (on every
-// list_tokens call whose tokens name ids) and completions (on every
-// keystroke) read; they are reused for the TTL like token lists. A stale
-// list only delays the dangling flag: an id it does not show is looked up.
+// The whole bucket, org and user lists, and whether one id exists, are what
+// the dangling flag (on every list_tokens call whose tokens name ids) and
+// completions (on every keystroke) ask; they are reused for the TTL like
+// token lists. A stale answer only delays the dangling flag: an id a list
+// does not show is looked up.
 
 // FindBuckets lists every bucket from the cache when name and id are "".
 func (c *CachedClient) FindBuckets(ctx context.Context, name, id string) ([]Bucket, error) {
 	if name != "" || id != "" {
 		return c.Client.FindBuckets(ctx, name, id)
 	}
-	return keptList(c, "buckets", func() ([]Bucket, error) { return c.Client.FindBuckets(ctx, "", "") })
+	bs, err := kept(c, "buckets", func() ([]Bucket, error) { return c.Client.FindBuckets(ctx, "", "") })
+	return slices.Clone(bs), err
 }
 
 // FindOrgs lists every org from the cache when name is "".
@@ -341,7 +343,8 @@ func (c *CachedClient) FindOrgs(ctx context.Context, name string) ([]Organizatio
 	if name != "" {
 		return c.Client.FindOrgs(ctx, name)
 	}
-	return keptList(c, "orgs", func() ([]Organization, error) { return c.Client.FindOrgs(ctx, "") })
+	os, err := kept(c, "orgs", func() ([]Organization, error) { return c.Client.FindOrgs(ctx, "") })
+	return slices.Clone(os), err
 }
 
 // FindUsers lists every user from the cache when name is "".
@@ -349,29 +352,35 @@ func (c *CachedClient) FindUsers(ctx context.Context, name string) ([]User, erro
 	if name != "" {
 		return c.Client.FindUsers(ctx, name)
 	}
-	return keptList(c, "users", func() ([]User, error) { return c.Client.FindUsers(ctx, "") })
+	us, err := kept(c, "users", func() ([]User, error) { return c.Client.FindUsers(ctx, "") })
+	return slices.Clone(us), err
 }
 
-// keptList returns the list of kind kept for this account if it is younger
-// than the TTL, else fetches and keeps it. Only complete lists are kept.
-func keptList[T any](c *CachedClient, kind string, fetch func() ([]T, error)) ([]T, error) {
+// Exists answers from the cache; failures are not kept.
+func (c *CachedClient) Exists(ctx context.Context, kind, id string) (bool, error) {
+	return kept(c, kind+"/"+id, func() (bool, error) { return c.Client.Exists(ctx, kind, id) })
+}
+
+// kept returns the answer for key kept for this account if it is younger
+// than the TTL, else fetches and keeps it. Failures are not kept.
+func kept[T any](c *CachedClient, key string, fetch func() (T, error)) (T, error) {
 	lc := c.cache
 	if lc.ttl <= 0 {
 		return fetch()
 	}
-	key := c.account + "/" + kind
+	key = c.account + "/" + key
 	lc.mu.Lock()
 	d, ok := lc.dirs[key]
 	lc.mu.Unlock()
 	if ok && lc.now().Sub(d.listedAt) < lc.ttl {
-		return slices.Clone(d.list.([]T)), nil
+		return d.answer.(T), nil
 	}
 	listedAt := lc.now()
-	list, err := fetch()
+	v, err := fetch()
 	if err == nil {
 		lc.mu.Lock()
-		lc.dirs[key] = keptDirectory{listedAt: listedAt, list: slices.Clone(list)}
+		lc.dirs[key] = keptAnswer{listedAt: listedAt, answer: v}
 		lc.mu.Unlock()
 	}
-	return list, err
+	return v, err
 }

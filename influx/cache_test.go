@@ -296,10 +296,10 @@ func TestListCachePastTheBudget(t *testing.T) {
 	}
 }
 
-// The whole bucket, org and user lists are reused for the TTL like token
-// lists; lookups of one name or ID, and every lookup with TTL 0, ask
-// InfluxDB.
-func TestListCacheKeepsWholeDirectoryLists(t *testing.T) {
+// The whole bucket, org and user lists, and whether an id exists, are
+// reused for the TTL like token lists; lookups of one name, and every
+// lookup with TTL 0, ask InfluxDB.
+func TestListCacheKeepsDirectoryAnswers(t *testing.T) {
 	f := fakeinflux.Start(t, fakeinflux.World{
 		Orgs:    []fakeinflux.Org{{ID: "0b00000000000001", Name: "acme"}},
 		Users:   []fakeinflux.User{{ID: "0c00000000000001", Name: "alice"}},
@@ -319,37 +319,41 @@ func TestListCacheKeepsWholeDirectoryLists(t *testing.T) {
 		bs, err1 := c.FindBuckets(t.Context(), "", "")
 		os, err2 := c.FindOrgs(t.Context(), "")
 		us, err3 := c.FindUsers(t.Context(), "")
-		if err := errors.Join(err1, err2, err3); err != nil || len(bs) != 1 || len(os) != 1 || len(us) != 1 {
-			t.Fatalf("lists: %v %v %v, %v", bs, os, us, err)
+		gone, err4 := c.Exists(t.Context(), "buckets", "0d00000000000009")
+		if err := errors.Join(err1, err2, err3, err4); err != nil || len(bs) != 1 || len(os) != 1 || len(us) != 1 || gone {
+			t.Fatalf("lists: %v %v %v, deleted bucket exists: %v, %v", bs, os, us, gone, err)
 		}
 		if _, err := c.FindBuckets(t.Context(), "telegraf", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	count := func() (whole, named int) {
+	count := func() (whole, byID, named int) {
 		for _, r := range f.Logged() {
-			if r.URL.Query().Get("name") != "" {
+			switch {
+			case r.URL.Query().Get("name") != "":
 				named++
-			} else {
+			case strings.Count(r.URL.Path, "/") == 4: // /api/v2/buckets/{id}
+				byID++
+			default:
 				whole++
 			}
 		}
-		return whole, named
+		return whole, byID, named
 	}
 	for i, step := range []struct {
-		c            *CachedClient
-		advance      time.Duration
-		whole, named int
+		c                  *CachedClient
+		advance            time.Duration
+		whole, byID, named int
 	}{
-		{cached, 0, 3, 1},
-		{cached, 29 * time.Second, 3, 2}, // reused; the named lookup asks
-		{cached, time.Second, 6, 3},      // expired
-		{uncached, 0, 9, 4},              // TTL 0 asks every time
+		{cached, 0, 3, 1, 1},
+		{cached, 29 * time.Second, 3, 1, 2}, // reused; the named lookup asks
+		{cached, time.Second, 6, 2, 3},      // expired
+		{uncached, 0, 9, 3, 4},              // TTL 0 asks every time
 	} {
 		now = now.Add(step.advance)
 		lookups(step.c)
-		if whole, named := count(); whole != step.whole || named != step.named {
-			t.Errorf("step %d: %d whole-list and %d named requests, want %d and %d", i, whole, named, step.whole, step.named)
+		if whole, byID, named := count(); whole != step.whole || byID != step.byID || named != step.named {
+			t.Errorf("step %d: %d whole-list, %d by-ID and %d by-name requests, want %d, %d and %d", i, whole, byID, named, step.whole, step.byID, step.named)
 		}
 	}
 }

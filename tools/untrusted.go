@@ -246,19 +246,28 @@ func shrinkPermissions(t *Token, budget int) int {
 	all := len(t.Permissions)
 	for len(t.Permissions) > 0 && jsonSize(*t) > budget {
 		t.Permissions = t.Permissions[:len(t.Permissions)*9/10]
+		for i := range t.RiskReasons { // each lists some of the permissions
+			rr := &t.RiskReasons[i]
+			rr.Permissions = rr.Permissions[:min(len(rr.Permissions), len(t.Permissions))]
+		}
 	}
 	return all - len(t.Permissions)
 }
 
 // maxJSONSize is at least the size of t as JSON: each byte of a string
 // takes at most 6 (\u00XX), and the field names and punctuation less than
-// 256 bytes, or 8 more per list element.
+// 256 bytes, 32 more per risk reason, or 8 more per list element.
 func maxJSONSize(t *Token) int {
 	n := 256
 	for _, s := range [...]string{t.ID, t.Description, t.Status, t.User, t.UserID, t.Org, t.OrgID, t.CreatedAt, t.UpdatedAt} {
 		n += 6 * len(s)
 	}
-	for _, list := range [...][]string{t.Permissions, t.Risks} {
+	lists := [][]string{t.Permissions, t.Risks}
+	for _, rr := range t.RiskReasons {
+		n += 32 + 6*len(rr.Risk)
+		lists = append(lists, rr.Permissions)
+	}
+	for _, list := range lists {
 		for _, s := range list {
 			n += 6*len(s) + 8
 		}

@@ -407,3 +407,36 @@ func TestConfiguredTokenInNamesIsScrubbed(t *testing.T) {
 	h.call(t, "list_tokens", map[string]any{"action": "write", "resourceType": "buckets", "resourceID": bucketTelegraf})
 	h.call(t, "get_token", map[string]any{"authID": tokTelegrafW})
 }
+
+// fitList skips encoding when maxJSONSize says a page fits, so the estimate
+// must never be below the real size: risk reasons, which repeat
+// permissions, and strings that JSON escapes six-fold included.
+func TestStructuredBoundCountsRiskReasons(t *testing.T) {
+	hostile := strings.Repeat("\x01", 4<<10) // the longest value the decoder keeps, \u0001 in JSON
+	perm := "write:orgs/" + hostile + "/authorizations"
+	tok := Token{
+		ID: "0a00000000000001", Description: hostile, Status: "active",
+		Permissions: []string{perm, perm},
+		Risks:       []string{riskInstanceWide, riskCanCreateTokens, riskDangling},
+		RiskReasons: []RiskReason{
+			{riskInstanceWide, []string{perm, perm}},
+			{riskCanCreateTokens, []string{perm, perm}},
+			{riskDangling, []string{perm, perm}},
+		},
+	}
+	if est, size := maxJSONSize(&tok), jsonSize(tok); est < size {
+		t.Errorf("maxJSONSize %d is below the encoded size %d", est, size)
+	}
+	r := &ListTokensResult{Total: 12, Notes: []string{}}
+	for range 12 {
+		r.Tokens = append(r.Tokens, tok)
+	}
+	r.Count = len(r.Tokens)
+	fitList(r)
+	if size := jsonSize(r); size > maxStructured {
+		t.Errorf("structured content is %d bytes after fitList, over %d", size, maxStructured)
+	}
+	if !r.Truncated || r.Count == 12 {
+		t.Errorf("count %d, truncated %v: the page should have been cut", r.Count, r.Truncated)
+	}
+}

@@ -103,7 +103,9 @@ func sameAsEncodingJSON[T Authorization | Bucket | Organization](t *testing.T, k
 	gotErr := decodeList(r, key, func(v *T) error { got = append(got, *v); return nil })
 	stricter := stricterRule(gotErr)
 	var timeErr *time.ParseError
-	escapedTime := gotErr == nil && errors.As(wantErr, &timeErr) && bytes.ContainsRune(body, '\\')
+	// encoding/json refuses a time with an escape in it (\u005A for Z),
+	// which the decoder reads: elements from there on are not compared.
+	escapedTime := errors.As(wantErr, &timeErr) && bytes.ContainsRune(body, '\\')
 	switch {
 	case gotErr == nil && wantErr != nil && !escapedTime:
 		t.Errorf("%T from %q:\naccepted, encoding/json: %v", *new(T), clipBody(body), wantErr)

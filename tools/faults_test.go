@@ -24,6 +24,7 @@ import (
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
+	"github.com/tokenaudit/influx-token-mcp/internal/mcpstdio"
 )
 
 const faultAuthID = "0a1b2c3d4e5f6a7b"
@@ -109,7 +110,7 @@ func faultClient(t *testing.T, o influx.Options) *influx.Client {
 // faultSession is an MCP session with the production options over c.
 type faultSession struct {
 	srv  *mcptest.Server
-	logs *syncBuffer
+	logs *mcpstdio.Buffer
 }
 
 func newFaultSession(t *testing.T, c Client, s Settings) *faultSession {
@@ -117,7 +118,7 @@ func newFaultSession(t *testing.T, c Client, s Settings) *faultSession {
 	if s.Timeout == 0 {
 		s.Timeout = 5 * time.Second
 	}
-	fs := &faultSession{logs: &syncBuffer{}}
+	fs := &faultSession{logs: &mcpstdio.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(fs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	list := All(c, s)
 	fs.srv = mcptest.NewUnstartedServer(t)

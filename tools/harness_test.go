@@ -4,14 +4,12 @@ package tools
 // influx.Client pointed at a fake InfluxDB or any host.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,32 +20,15 @@ import (
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
 	"github.com/tokenaudit/influx-token-mcp/internal/fakeinflux"
+	"github.com/tokenaudit/influx-token-mcp/internal/mcpstdio"
 )
-
-// syncBuffer collects the server's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is the production MCP server, in process, over a real
 // influx.Client pointed at host.
 type harness struct {
 	srv     *mcptest.Server
 	fake    *fakeinflux.Server // nil when host is not a fake
-	logs    *syncBuffer
+	logs    *mcpstdio.Buffer
 	secrets []string
 	ids     atomic.Int64
 }
@@ -91,7 +72,7 @@ func newHarnessWith(t *testing.T, host string, fake *fakeinflux.Server, settings
 	if settings.Timeout == 0 {
 		settings.Timeout = 5 * time.Second
 	}
-	h := &harness{fake: fake, logs: &syncBuffer{}, secrets: []string{fakeinflux.Token}}
+	h := &harness{fake: fake, logs: &mcpstdio.Buffer{}, secrets: []string{fakeinflux.Token}}
 	if fake != nil {
 		h.secrets = fake.Secrets()
 	}

@@ -90,14 +90,14 @@ type stdioRun struct {
 	t      *testing.T
 	stdin  *io.PipeWriter
 	client *mcpstdio.Client // Serve writes its stdout to it
-	logs   *syncBuffer
+	logs   *mcpstdio.Buffer
 	done   chan error
 	cancel context.CancelFunc
 }
 
 func startServe(t *testing.T, cfg stdioLimits, c Client) *stdioRun {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &mcpstdio.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := NewServer(c, Settings{Host: "http://stub:8086", Timeout: 5 * time.Second}, "test", logger)
 	pr, pw := io.Pipe()

@@ -60,7 +60,7 @@ type Process struct {
 	*Client
 	Cmd    *exec.Cmd
 	Stdin  io.WriteCloser
-	stderr lockedBuffer
+	stderr Buffer
 
 	exited  chan struct{}
 	exitErr error
@@ -146,18 +146,20 @@ func (p *Process) WaitExit(t testing.TB, within time.Duration) (int, time.Durati
 	return ee.ExitCode(), time.Since(start)
 }
 
-type lockedBuffer struct {
+// Buffer is a bytes.Buffer that one goroutine may write while another
+// reads it: a server's log, for tests to search.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -13,6 +13,12 @@
 // The SDK speaks the stateless 2026-07-28 protocol (server/discover) by
 // default; Options.ProtocolVersion pins an older one, negotiated through
 // initialize.
+//
+// The root module's tests drive the binary with internal/mcpstdio instead.
+// This module cannot import it: requiring the root module here would raise
+// BurntSushi/toml and spf13/cast in InfluxDB's own build (both go.mod and
+// go.v2.10.mod), and an independent client on the official SDK is worth
+// having anyway.
 package mcpharness
 
 import (

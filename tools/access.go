@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/tokenaudit/influx-token-mcp/influx"
@@ -72,9 +74,9 @@ type target struct {
 func (t target) probes(action, typ string) []probe {
 	switch {
 	case typ == "buckets" && t.System && action == "read":
-		return []probe{{action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
+		return []probe{{action, "orgs", cmp.Or(t.OrgID, unknown), ""}}
 	case typ == "buckets" && t.MaybeSystem && action == "read":
-		return []probe{{action, typ, t.ID, t.OrgID}, {action, "orgs", firstNonEmpty(t.OrgID, unknown), ""}}
+		return []probe{{action, typ, t.ID, t.OrgID}, {action, "orgs", cmp.Or(t.OrgID, unknown), ""}}
 	case typ == "orgs" || typ == "users":
 		return []probe{{action, typ, t.ID, ""}}
 	case typ == "authorizations" && t.UserID != "":
@@ -120,16 +122,9 @@ func (q *accessQuery) grantedBy(a *influx.Authorization) bool {
 // asked about, nil for none.
 func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Permission {
 	var out []influx.Permission
-	add := func(ps ...influx.Permission) {
-		for _, p := range ps {
-			if !containsPermission(out, p) {
-				out = append(out, p)
-			}
-		}
-	}
 	for _, action := range q.actions() {
 		if !q.specific() {
-			add(typeGrants(a.Permissions, action, q.Type)...)
+			out = appendNew(out, typeGrants(a.Permissions, action, q.Type)...)
 			continue
 		}
 		targets := q.Targets
@@ -137,7 +132,7 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 			// A permission whose id InfluxDB resolves to Name names such a
 			// resource too, even one the APIs did not show.
 			for _, p := range a.Permissions {
-				if p.Resource.Type == q.Type && p.Resource.ID != "" && p.Resource.Name == q.Name && !hasTarget(targets, p.Resource.ID) {
+				if p.Resource.Type == q.Type && p.Resource.ID != "" && p.Resource.Name == q.Name && !slices.ContainsFunc(targets, func(t target) bool { return t.ID == p.Resource.ID }) {
 					// InfluxDB allows "_" to start only a system bucket's name.
 					system := q.Type == "buckets" && strings.HasPrefix(q.Name, "_")
 					targets = append(targets, target{ID: p.Resource.ID, OrgID: unknown, System: system})
@@ -149,9 +144,7 @@ func (q *accessQuery) grantingPermissions(a *influx.Authorization) []influx.Perm
 			if t.MaybeSystem {
 				t = t.namedBy(a.Permissions)
 			}
-			if ps := allowingAll(a.Permissions, t.probes(action, q.Type)); ps != nil {
-				add(ps...)
-			}
+			out = appendNew(out, allowingAll(a.Permissions, t.probes(action, q.Type))...)
 		}
 	}
 	return out
@@ -199,13 +192,7 @@ func typeGrants(ps []influx.Permission, action, typ string) []influx.Permission 
 	if len(onType) == 0 || len(onUsers) == 0 {
 		return nil
 	}
-	out := onType
-	for _, p := range onUsers {
-		if !containsPermission(out, p) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return appendNew(onType, onUsers...)
 }
 
 // namedBy settles whether a bucket of unknown type is a system bucket from
@@ -230,9 +217,7 @@ func allowingAll(perms []influx.Permission, probes []probe) []influx.Permission 
 		for _, p := range perms {
 			if matches(p, pr) {
 				found = true
-				if !containsPermission(out, p) {
-					out = append(out, p)
-				}
+				out = appendNew(out, p)
 			}
 		}
 		if !found {
@@ -242,29 +227,18 @@ func allowingAll(perms []influx.Permission, probes []probe) []influx.Permission 
 	return out
 }
 
-func containsPermission(ps []influx.Permission, p influx.Permission) bool {
-	for _, have := range ps {
-		if have == p {
-			return true
+// appendNew appends to out the permissions of ps it does not hold yet.
+func appendNew(out []influx.Permission, ps ...influx.Permission) []influx.Permission {
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
-	return false
-}
-
-func hasTarget(ts []target, id string) bool {
-	for _, t := range ts {
-		if t.ID == id {
-			return true
-		}
-	}
-	return false
+	return out
 }
 
 func (q *accessQuery) noteUnseen(id string) {
-	for _, have := range q.unseen {
-		if have == id {
-			return
-		}
+	if !slices.Contains(q.unseen, id) {
+		q.unseen = append(q.unseen, id)
 	}
-	q.unseen = append(q.unseen, id)
 }

@@ -138,8 +138,8 @@ func (q *listQuery) scopeNote(s Settings) string {
 	if !q.defaultOrg {
 		return ""
 	}
-	org := firstNonEmpty(q.filter.Org, q.filter.OrgID)
-	return fmt.Sprintf("Only org %q: the server's default org, from %s, narrows calls that name no org; pass allOrgs: true to audit every org.", clip(org), firstNonEmpty(s.DefaultOrgSource, "the configuration"))
+	org := cmp.Or(q.filter.Org, q.filter.OrgID)
+	return fmt.Sprintf("Only org %q: the server's default org, from %s, narrows calls that name no org; pass allOrgs: true to audit every org.", clip(org), cmp.Or(s.DefaultOrgSource, "the configuration"))
 }
 
 func parseListInput(in ListTokensInput, s Settings) (*listQuery, *mcp.CallToolResult) {
@@ -198,19 +198,7 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// clip keeps echoed arguments short: a model may send megabytes.
-func clip(s string) string { return clipN(s, 64) }
-
-// clipN cuts s to at most n bytes, without splitting a character.
-func clipN(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
-// keeps reports whether a passes every filter but effective access, which
-// needs the whole list first.
+// keeps reports whether a passes every filter but effective access.
 func (q *listQuery) keeps(a *influx.Authorization, risks []string) bool {
 	switch {
 	case q.status != "" && a.Status != q.status:
@@ -430,7 +418,7 @@ func pageTokens(matches []match, q *listQuery) []Token {
 // from InfluxDB's buckets, orgs, users and authorizations APIs. It returns
 // notes for what could not be resolved.
 func resolveTargets(ctx context.Context, c Client, s Settings, q *accessQuery) []string {
-	what := fmt.Sprintf("%s %q", q.Type, clip(firstNonEmpty(q.Name, q.ID)))
+	what := fmt.Sprintf("%s %q", q.Type, clip(cmp.Or(q.Name, q.ID)))
 	var lookupErr error
 	switch q.Type {
 	case "buckets":
@@ -547,7 +535,7 @@ func lookupFailure(err error, s Settings, kind, what string) string {
 // name a list call gave.
 func notFoundHint(q *listQuery, s Settings) string {
 	if q.defaultOrg {
-		return "Nothing matches " + describeFilter(q.filter) + ", the default org from " + firstNonEmpty(s.DefaultOrgSource, "INFLUX_ORG, INFLUX_ORG_ID or the influx CLI profile") + "; pass org or orgID to use another, allOrgs: true for every org, or fix that setting."
+		return "Nothing matches " + describeFilter(q.filter) + ", the default org from " + cmp.Or(s.DefaultOrgSource, "INFLUX_ORG, INFLUX_ORG_ID or the influx CLI profile") + "; pass org or orgID to use another, allOrgs: true for every org, or fix that setting."
 	}
 	return "Nothing matches " + describeFilter(q.filter) + "; check the spelling (names are case-sensitive), or call list_tokens without that argument to see what exists."
 }

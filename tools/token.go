@@ -92,15 +92,6 @@ func permissionString(p influx.Permission) string {
 	return b.String()
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // reasonFor returns the permissions that raise risk on t.
 func (t *Token) reasonFor(risk string) []string {
 	for _, r := range t.RiskReasons {

@@ -282,3 +282,14 @@ func jsonSize(v any) int {
 	}
 	return len(b)
 }
+
+// clip keeps echoed arguments short: a model may send megabytes.
+func clip(s string) string { return clipN(s, 64) }
+
+// clipN cuts s to at most n bytes, without splitting a character.
+func clipN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

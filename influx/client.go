@@ -290,11 +290,10 @@ func (c *Client) Exists(ctx context.Context, kind, id string) (bool, error) {
 	err := c.get(ctx, "/api/v2/"+url.PathEscape(kind)+"/"+url.PathEscape(id), nil, c.maxBody, func(body io.Reader) error {
 		return decodeObject(body, &v)
 	})
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
-		return false, nil
+	if err != nil {
+		return false, notFoundIsEmpty(err)
 	}
-	return err == nil, err
+	return true, nil
 }
 
 func setIf(q url.Values, key, value string) {

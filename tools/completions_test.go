@@ -83,7 +83,7 @@ func TestPromptCompletionsSayWhenThereAreMore(t *testing.T) {
 // no error.
 func TestPromptCompletionsWithoutInfluxDB(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
-		h := newHarnessAt(t, closedPortURL(t), nil, Settings{})
+		h := newHarnessAt(t, fakeinflux.ClosedPortURL(t), nil, Settings{})
 		if got, more := h.complete(t, "audit_tokens", "org", "a"); len(got) != 0 || more {
 			t.Errorf("%q, want none", got)
 		}

@@ -5,7 +5,6 @@ package tools
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -183,16 +182,4 @@ func assertListQuery(t *testing.T, f *fakeinflux.Server, want map[string]string)
 			t.Errorf("query %s = %v, want %q", k, got, v)
 		}
 	}
-}
-
-// closedPortURL is a loopback URL where nothing listens.
-func closedPortURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }

@@ -353,7 +353,7 @@ func TestTransportFaultsThenRecovery(t *testing.T) {
 		opts influx.Options
 		want []string
 	}{
-		{"connection refused", influx.Options{Host: closedPortURL(t)}, []string{"refused", "nothing listens there"}},
+		{"connection refused", influx.Options{Host: fakeinflux.ClosedPortURL(t)}, []string{"refused", "nothing listens there"}},
 		{"DNS failure", influx.Options{Host: "http://influxdb.example.invalid:8086"}, []string{`Cannot resolve the host name "influxdb.example.invalid"`, "DNS", "INFLUX_HOST"}},
 		{"self-signed certificate", influx.Options{Host: tlsUp.URL}, []string{"TLS certificate problem", "certificate", "INFLUX_SKIP_VERIFY"}},
 		{"certificate for another host", influx.Options{

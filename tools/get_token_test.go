@@ -154,7 +154,7 @@ func TestGetTokenUpstreamErrors(t *testing.T) {
 	}
 
 	t.Run("unreachable host", func(t *testing.T) {
-		host := closedPortURL(t)
+		host := fakeinflux.ClosedPortURL(t)
 		h := newHarnessAt(t, host, nil, Settings{})
 		wantToolError(t, h.call(t, "get_token", map[string]any{"authID": tokMinter}), "refused", strings.TrimPrefix(host, "http://"))
 	})

@@ -259,7 +259,7 @@ func TestListTokensUpstreamErrors(t *testing.T) {
 	})
 
 	t.Run("unreachable host", func(t *testing.T) {
-		host := closedPortURL(t)
+		host := fakeinflux.ClosedPortURL(t)
 		h := newHarnessAt(t, host, nil, Settings{})
 		wantToolError(t, h.call(t, "list_tokens", map[string]any{}), "refused", strings.TrimPrefix(host, "http://"), "INFLUX_HOST")
 	})

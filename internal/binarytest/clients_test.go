@@ -97,7 +97,7 @@ func TestDiscoverableInClients(t *testing.T) {
 		t.Errorf("user completions %q, want Albert and alice (not the name with control characters)", got)
 	}
 
-	down := mcpstdio.Start(t, raceBinary(t), baseEnv(t, closedPort(t)))
+	down := mcpstdio.Start(t, raceBinary(t), baseEnv(t, fakeinflux.ClosedPortURL(t)))
 	down.Initialize(t)
 	for i, arg := range []string{"org", "user"} {
 		if got := complete(down, i, arg, ""); len(got) != 0 {

@@ -22,7 +22,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	injectFaults(f)
 	untrusted := fakeinflux.StartTLS(t, world(), prefix) // a certificate the server does not trust
 	hang := hangingListener(t)
-	refused := closedPort(t)
+	refused := fakeinflux.ClosedPortURL(t)
 
 	hosts := map[string]string{
 		"fake":    f.URL,
@@ -136,16 +136,6 @@ func hangingListener(t *testing.T) string {
 		}
 	})
 	return l.Addr().String()
-}
-
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }
 
 type probeCall struct {
